@@ -1,0 +1,161 @@
+"""Discover submissions, identify their assignment, and read their notebooks with nbformat."""
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+# The course's notebook names -> (assignment, a5 option).
+NOTEBOOK_NAMES = {
+    "assignment1.ipynb": ("a1", None),
+    "assignment2.ipynb": ("a2", None),
+    "assignment3.ipynb": ("a3", None),
+    "assignment4.ipynb": ("a4", None),
+    "assignment5_classification.ipynb": ("a5", "classification"),
+    "assignment5_instruction.ipynb": ("a5", "instruction"),
+    "assignment5_lora.ipynb": ("a5", "lora"),
+}
+ASSIGNMENT_DIR = re.compile(r"^(?:a|assignment)[-_ ]?([1-5])$", re.IGNORECASE)
+SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
+MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's folder and the notebook to grade; `problem` says why it cannot be run."""
+
+    student: str
+    folder: Path
+    notebook: Path | None
+    assignment: str | None
+    option: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.assignment or '?'}{'-' + self.option if self.option else ''}/{self.student}"
+
+
+def normalise(stem: str) -> str:
+    """Lower case with everything but letters and digits removed: 'Assignment_5-LoRA' -> 'assignment5lora'."""
+    return re.sub(r"[^a-z0-9]", "", stem.lower())
+
+
+A5_OPTIONS = ("classification", "instruction", "lora")
+STEM = re.compile(r"^([a-z]*?)([1-5])([a-z]*)$")
+
+
+def _close(word: str, target: str) -> bool:
+    return word == target or difflib.SequenceMatcher(None, word, target).ratio() >= 0.8
+
+
+def _guess(stem: str) -> tuple[str, str | None] | None:
+    """(assignment, option) for a normalised stem such as 'assignmnet3' or 'assignment5classifcation'."""
+    match = STEM.match(stem)
+    if not match or not _close(match.group(1), "assignment"):
+        return None
+    number, suffix = match.group(2), match.group(3)
+    if number != "5":
+        return (f"a{number}", None) if not suffix else None
+    options = [option for option in A5_OPTIONS if suffix and (option.startswith(suffix) or _close(suffix, option))]
+    return ("a5", options[0]) if len(options) == 1 else None
+
+
+def identify(notebook: Path) -> tuple[tuple[str, str | None] | None, str | None]:
+    """(assignment, option) for a notebook filename, and a warning when the name was only close."""
+    identity = _guess(normalise(notebook.stem))
+    if identity is None:
+        return None, None
+    expected = next(name for name, value in NOTEBOOK_NAMES.items() if value == identity)
+    slip = None if notebook.name == expected else f"notebook {notebook.name!r} taken as {expected!r}; please rename it"
+    return identity, slip
+
+
+def folder_assignment(folder: Path) -> str | None:
+    """'a3' for a folder named a3, A3, assignment3 or assignment_3."""
+    match = ASSIGNMENT_DIR.match(folder.name)
+    return f"a{match.group(1)}" if match else None
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+
+
+def submissions_in_folder(folder: Path, student: str | None = None) -> list[Submission]:
+    """The submissions of one student folder: one per assignment notebook it holds."""
+    student = student or folder.name
+    expected = folder_assignment(folder.parent)
+    found = []
+    for notebook in _notebooks_in(folder):
+        identity, slip = identify(notebook)
+        if identity is None:
+            continue
+        warnings = (slip,) if slip else ()
+        if expected and identity[0] != expected:
+            warnings += (f"{notebook.name} is {identity[0]}'s notebook but sits under {folder.parent.name}/",)
+        found.append(Submission(student, folder, notebook, identity[0], identity[1], warnings))
+    if found:
+        return found
+    names = ", ".join(p.name for p in _notebooks_in(folder)) or "no .ipynb files"
+    wanted = [name for name, (assignment, _) in NOTEBOOK_NAMES.items() if assignment == expected] or list(NOTEBOOK_NAMES)
+    problem = f"no notebook to grade in {folder.name}/: expected {' or '.join(wanted)} (found: {names})"
+    return [Submission(student, folder, None, expected, None, (), problem)]
+
+
+def _is_submission_dir(folder: Path) -> bool:
+    return bool(_notebooks_in(folder)) or folder_assignment(folder.parent) is not None
+
+
+def discover(paths: list[Path]) -> list[Submission]:
+    """Every submission under the given paths: notebooks, student folders, or trees of them."""
+    found: list[Submission] = []
+    for path in map(Path, paths):
+        if path.is_file() and path.suffix == ".ipynb":
+            found.extend(s for s in submissions_in_folder(path.parent) if s.notebook in (None, path))
+        elif path.is_dir():
+            found.extend(_walk(path, depth=0))
+        else:
+            found.append(Submission(path.name, path, None, None, None, (), f"{path} is not a notebook or a folder"))
+    return sorted(found, key=lambda s: (s.assignment or "~", s.option or "", s.student))
+
+
+def _walk(folder: Path, depth: int) -> list[Submission]:
+    if _is_submission_dir(folder):
+        return submissions_in_folder(folder)
+    if depth >= MAX_DEPTH:
+        return []
+    children = sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))
+    return [s for child in children for s in _walk(child, depth + 1)]
+
+
+@dataclass(frozen=True)
+class LoadedNotebook:
+    """A notebook read and validated by nbformat, or the reason it could not be."""
+
+    notebook: nbformat.NotebookNode | None
+    problem: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def load_notebook(path: Path) -> LoadedNotebook:
+    """Read a notebook as nbformat v4; unreadable or invalid files give a problem, not an exception."""
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadedNotebook(None, f"{path.name} could not be read: {exc}")
+    except Exception as exc:  # nbformat raises NotJSONError and friends for broken files
+        return LoadedNotebook(None, f"{path.name} is not a valid notebook file ({type(exc).__name__}: {_first_line(exc)}); "
+                                    "open it in Jupyter and save it again")
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as exc:
+        return LoadedNotebook(None, f"{path.name} does not follow the notebook format: {_first_line(exc)}; "
+                                    "open it in Jupyter and save it again")
+    return LoadedNotebook(notebook)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
