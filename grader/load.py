@@ -137,22 +137,20 @@ class LoadedNotebook:
 
     notebook: nbformat.NotebookNode | None
     problem: str | None = None
-    warnings: tuple[str, ...] = ()
 
 
 def load_notebook(path: Path) -> LoadedNotebook:
     """Read a notebook as nbformat v4; unreadable or invalid files give a problem, not an exception."""
     try:
         notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as exc:
+        return LoadedNotebook(None, f"{path.name} does not follow the notebook format: {_first_line(exc)}; "
+                                    "open it in Jupyter and save it again")
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedNotebook(None, f"{path.name} could not be read: {exc}")
     except Exception as exc:  # nbformat raises NotJSONError and friends for broken files
         return LoadedNotebook(None, f"{path.name} is not a valid notebook file ({type(exc).__name__}: {_first_line(exc)}); "
-                                    "open it in Jupyter and save it again")
-    try:
-        nbformat.validate(notebook)
-    except nbformat.ValidationError as exc:
-        return LoadedNotebook(None, f"{path.name} does not follow the notebook format: {_first_line(exc)}; "
                                     "open it in Jupyter and save it again")
     return LoadedNotebook(notebook)
 
