@@ -1,0 +1,104 @@
+"""Rubrics: one TOML file per assignment in rubrics/, read into frozen dataclasses.
+
+A rubric has categories; a category has items; an item names the checks that feed it by
+fnmatch patterns over check ids (`test_file.py::test_name`, relative to the assignment's
+suite folder). Item kinds:
+
+- `checks`: points shared by its checks by pass rate (skips don't count; all skipped gives 0).
+- `exercises`: course exercises; each is attempted when one of its checks ran (was not
+  skipped) and earns its pass rate; the item awards the best `required` credits.
+- `manual`: scored by a person (or a later stage); provisional, 0 until then.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+ITEM_KINDS = ("checks", "exercises", "manual")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    title: str
+    points: float
+    kind: str = "checks"
+    checks: tuple[str, ...] = ()
+    exercises: tuple[Exercise, ...] = ()
+    required: int = 0
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    points: float
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Rubric:
+    assignment: str
+    title: str
+    categories: tuple[Category, ...]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.categories)
+
+
+class RubricError(ValueError):
+    """A rubric file that does not follow the format above."""
+
+
+def _only(table: dict, allowed: set[str], where: str) -> dict:
+    unknown = set(table) - allowed
+    if unknown:
+        raise RubricError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return table
+
+
+def _item(table: dict, where: str) -> Item:
+    _only(table, {"id", "title", "points", "kind", "checks", "exercises", "required"}, where)
+    kind = table.get("kind", "checks")
+    if kind not in ITEM_KINDS:
+        raise RubricError(f"{where}: kind {kind!r} is not one of {ITEM_KINDS}")
+    exercises = tuple(Exercise(name, tuple(patterns)) for name, patterns in table.get("exercises", {}).items())
+    return Item(table["id"], table.get("title", table["id"]), float(table["points"]), kind,
+                tuple(table.get("checks", ())), exercises, int(table.get("required", 0)))
+
+
+def _category(table: dict, where: str) -> Category:
+    _only(table, {"name", "points", "items"}, where)
+    items = tuple(_item(t, f"{where} item {i}") for i, t in enumerate(table.get("items", [])))
+    total = sum(item.points for item in items)
+    if abs(total - float(table["points"])) > 1e-9:
+        raise RubricError(f"{where}: items add up to {total} points, the category has {table['points']}")
+    return Category(table["name"], float(table["points"]), items)
+
+
+def parse_rubric(text: str, source: str = "rubric") -> Rubric:
+    """A Rubric from TOML text; unknown keys and inconsistent points are errors."""
+    data = _only(tomllib.loads(text), {"assignment", "title", "categories"}, source)
+    categories = tuple(_category(t, f"{source} category {t.get('name', i)}") for i, t in enumerate(data["categories"]))
+    return Rubric(data["assignment"], data.get("title", data["assignment"]), categories)
+
+
+def rubric_dir() -> Path:
+    """The rubrics/ folder (installed as the `rubrics` package)."""
+    return Path(str(resources.files("rubrics")))
+
+
+def load_rubric(assignment: str, option: str | None = None) -> Rubric:
+    """The rubric of an assignment (a5 has one file per option, e.g. a5_lora.toml)."""
+    name = f"{assignment}_{option}" if option else assignment
+    path = rubric_dir() / f"{name}.toml"
+    if not path.exists():
+        raise RubricError(f"no rubric for {name}: {path} is missing")
+    return parse_rubric(path.read_text(encoding="utf-8"), source=path.name)
