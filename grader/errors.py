@@ -1,0 +1,82 @@
+"""Typed grader errors whose messages come from class-level templates.
+
+Each error is built from keyword fields, e.g. `CellTimeout(cell="cell 4", seconds=60)`;
+the fields become attributes (`err.seconds`) and fill the class's `template`.
+Places are human labels ("cell 4" counts cells from 1 at the top, markdown included).
+"""
+
+
+class GraderError(Exception):
+    """Base of every error the grading engine raises on purpose."""
+
+    template = "{message}"
+
+    def __init__(self, **fields):
+        self.fields = {**self.derived(fields), **fields}
+        for key, value in self.fields.items():
+            setattr(self, key, value)
+        super().__init__(self.template.format(**self.fields))
+
+    @staticmethod
+    def derived(fields: dict) -> dict:
+        """Extra template fields computed from the given ones (none by default)."""
+        return {}
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class KernelDied(GraderError):
+    template = (
+        "the kernel died while running {where}, so nothing more can run in it; look there for "
+        "os._exit/sys.exit in a loop, a crash in native code, or memory running out"
+    )
+
+
+class CellTimeout(GraderError):
+    template = "{cell} ran longer than {seconds:g} s and was interrupted"
+
+
+class ProbeTimeout(GraderError):
+    template = (
+        "the probe `{probe}` did not finish within {seconds:g} s and was interrupted; "
+        "the code it called may loop forever or be far too slow"
+    )
+
+
+class ProbeFailed(GraderError):
+    template = "the probe `{probe}` failed: {reason}"
+
+
+class ComponentMissing(GraderError):
+    """A name the probe looked up is not defined in the notebook."""
+
+    template = (
+        "`{component}` is not defined in your notebook{mapping_note}. Define it with the book's "
+        'name, or map your own name in a cell: GRADER_NAMES = {{"{component}": "<your name>"}}'
+    )
+
+    @staticmethod
+    def derived(fields: dict) -> dict:
+        mapped = fields.get("mapped")
+        note = f" (GRADER_NAMES maps it to `{mapped}`, which is not defined)" if mapped else ""
+        return {"mapped": mapped, "mapping_note": note}
+
+
+class ComponentImported(ComponentMissing):
+    """The name resolves, but to an object defined outside the submission (an installed package)."""
+
+    template = (
+        "`{component}`{yours} is imported from `{module}`, not defined in your submission; only "
+        "code written in your notebook or in .py files beside it is graded"
+    )
+
+    @staticmethod
+    def derived(fields: dict) -> dict:
+        mapped = fields.get("mapped")
+        return {"mapped": mapped, "yours": f" (your `{mapped}`)" if mapped else ""}
+
+
+class BudgetExhausted(GraderError):
+    template = "the grading time budget of {seconds:g} s was spent before {cell} could run"
