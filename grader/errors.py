@@ -30,7 +30,7 @@ class GraderError(Exception):
 class KernelDied(GraderError):
     template = (
         "the kernel died while running {where}, so nothing more can run in it; look there for "
-        "os._exit/sys.exit in a loop, a crash in native code, or memory running out"
+        "exit(), os._exit, a crash in native code, or memory running out"
     )
 
 

@@ -197,12 +197,8 @@ def _rlimits(limits: Limits) -> list[tuple[int, int]]:
              (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)]
     if limits.processes and os.geteuid() != 0:
         pairs.append((resource.RLIMIT_NPROC, limits.processes))
-    return [(kind, _within_hard(kind, value)) for kind, value in pairs]
-
-
-def _within_hard(kind: int, value: int) -> int:
-    hard = resource.getrlimit(kind)[1]
-    return value if hard == resource.RLIM_INFINITY else min(value, hard)
+    hard = {kind: resource.getrlimit(kind)[1] for kind, _ in pairs}
+    return [(kind, value if hard[kind] == resource.RLIM_INFINITY else min(value, hard[kind])) for kind, value in pairs]
 
 
 def _preexec(pairs: list[tuple[int, int]]):
@@ -271,6 +267,10 @@ class _Run:
         if msg["parent_header"].get("msg_id") == self.msg_id:
             self.reply, self.reply_at = msg["content"], monotonic()
 
+    def asked_exit(self) -> bool:
+        payloads = (self.reply or {}).get("payload") or []
+        return any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payloads)
+
     def done(self) -> bool:
         return self.reply is not None and (self.idle or monotonic() > self.reply_at + IOPUB_GRACE)
 
@@ -324,6 +324,9 @@ class _Kernel:
             if not self.alive():
                 return run.result("kernel_died", monotonic() - start)
             self._pump(poller, run)
+        if run.asked_exit():  # exit()/quit(): ipykernel would stop a moment later, in another cell
+            self.close()
+            return run.result("kernel_died", monotonic() - start)
         if not run.idle:  # the output stream broke (a message over MAX_MESSAGE_BYTES): reconnect it
             run.out.add(LOST_OUTPUT)
             self._reconnect_iopub()
@@ -392,7 +395,7 @@ class KernelSession:
         return self._kernel is not None and self.death is None and self._kernel.alive()
 
     def where_it_died(self) -> str:
-        return self.death or "code the notebook left running after its last cell"
+        return self.death or "code the notebook left running in the background"
 
     def run_all(self) -> ExecutionResult:
         """Run every code cell in order; student faults become cell results, never exceptions."""
@@ -442,7 +445,7 @@ class KernelSession:
         """Start a fresh kernel and replay the cells that ran ok; False once restarts are used up."""
         while self.restarts < self.options.max_restarts:
             self.restarts += 1
-            self._kernel.close()
+            self.close()
             try:
                 self.start()
             except RuntimeError:
