@@ -43,7 +43,7 @@ from reference.assets import DATA_FILES, data_path
 GiB, MiB = 2**30, 2**20
 GRADER_DIR = ".llm-grader"  # inside the workdir: HOME, TMPDIR, tiktoken cache, probe requests
 MAX_COPY_BYTES = 50 * MiB
-MAX_MESSAGE_BYTES = 64 * MiB  # larger kernel messages drop the connection instead of the grader's memory
+MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"}
@@ -341,9 +341,12 @@ class _Kernel:
             pass  # the kernel died meanwhile; the next call sees it
 
     def _pump(self, poller: zmq.Poller, run: _Run) -> None:
+        """Handle waiting messages, at most 1000 per channel so timeouts are checked during floods."""
         ready = dict(poller.poll(100))
         for channel, handle in ((self.kc.iopub_channel, run.on_iopub), (self.kc.shell_channel, run.on_shell)):
-            while channel.socket in ready and channel.msg_ready():
+            for _ in range(1000 if channel.socket in ready else 0):
+                if not channel.msg_ready():
+                    break
                 handle(channel.get_msg(timeout=0))
 
     def close(self) -> None:

@@ -121,13 +121,14 @@ def test_budget_exhaustion_skips_remaining_cells(tmp_path):
     assert result.budget_exhausted and "budget" in result.cells[1].reason
 
 
-def test_memory_limit_gives_memory_error_not_a_dead_machine(tmp_path):
-    notebook = write_notebook(tmp_path / "nb.ipynb", "big = bytearray(3 * 2**30)", "print('alive')")
-    options = SessionOptions(cell_timeout=10, grace=1, limits=Limits(memory_bytes=2 * 2**30))
-    with KernelSession(notebook, tmp_path, options=options) as session:
+def test_memory_and_file_size_limits_fail_inside_the_kernel(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "big = bytearray(3 * 2**30)",
+                              "open('big.bin', 'wb').write(b'x' * 2**21)", "print('alive')")
+    limits = Limits(memory_bytes=2 * 2**30, file_bytes=2**20)
+    with KernelSession(notebook, tmp_path, options=SessionOptions(cell_timeout=10, limits=limits)) as session:
         result = session.run_all()
-    assert result.cells[0].error_name == "MemoryError"
-    assert result.cells[1].output == "alive\n"
+    assert [c.error_name for c in result.cells] == ["MemoryError", "OSError", None]
+    assert "File too large" in result.cells[1].error_message and result.cells[2].output == "alive\n"
 
 
 def test_run_code_after_run_all_sees_notebook_globals(tmp_path):
