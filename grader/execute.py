@@ -315,10 +315,10 @@ class _Kernel:
             poller.register(channel.socket, zmq.POLLIN)
         interrupted_at = None
         while not run.done():
-            if interrupted_at is None and monotonic() - start > timeout:
+            if run.reply is None and interrupted_at is None and monotonic() - start > timeout:
                 self.km.interrupt_kernel()
                 interrupted_at = monotonic()
-            elif interrupted_at is not None and monotonic() - interrupted_at > grace:
+            elif run.reply is None and interrupted_at is not None and monotonic() - interrupted_at > grace:
                 self.close()
                 return run.result("timeout", monotonic() - start, killed=True)
             if not self.alive():

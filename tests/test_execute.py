@@ -8,7 +8,7 @@ import pytest
 from grader.execute import GRADER_DIR, KernelSession, Limits, SessionOptions, kernel_env, prepare_workdir
 from notebooks import markdown, write_notebook
 
-FAST = SessionOptions(cell_timeout=3, grace=1, budget=120)
+FAST = SessionOptions(cell_timeout=5, grace=1, budget=120)
 
 CELLS = {
     "defines": "x = 41\nprint('hello', x)",
