@@ -1,0 +1,76 @@
+"""The pytest plugin (entry point `pytest11`) that runs a submission's notebook for the check suites.
+
+    pytest student_tests/a2 --submission assignments/a2/<you>/
+
+`--submission` runs the notebook once per test session in its own kernel; the check
+suites reach it through the `nb` fixture (grader.notebook.Notebook). Without
+`--submission` the suites skip and say how to run them. With it, Hypothesis runs the
+derandomized "grading" profile, so a submission always gets the same verdict.
+The grader runs the same suites through `pytest.main(..., plugins=[Collector()])`.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from grader.collect import Collector
+from grader.execute import KernelSession, SessionOptions, prepare_workdir
+from grader.load import discover, load_notebook
+from grader.notebook import Notebook
+
+settings.register_profile(
+    "grading", derandomize=True, database=None, deadline=None, max_examples=15, print_blob=False,
+    suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate),  # checks name their inputs
+)
+HOW_TO_RUN = "no submission given: run `pytest student_tests/<assignment> --submission <your folder>`"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llm-grader", "MAI5301 check suites")
+    group.addoption("--submission", metavar="PATH", help="submission folder (or notebook) to check")
+    group.addoption("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
+    group.addoption("--budget", type=float, default=600.0, help="seconds for the whole notebook (default 600)")
+    group.addoption("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="device for training checks")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "check(component, section): the book component and section a check is about")
+    config.addinivalue_line("markers", "exercise(name): a check of a course exercise; skipped when not attempted")
+    if config.getoption("--submission", default=None):
+        settings.load_profile("grading")
+
+
+def _collector(config: pytest.Config) -> Collector | None:
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Collector)), None)
+
+
+@pytest.fixture(scope="session")
+def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The submission's executed notebook, shared by every check in the session."""
+    path = request.config.getoption("--submission")
+    if not path:
+        pytest.skip(HOW_TO_RUN)
+    [submission, *_] = discover([Path(path)])
+    if submission.notebook is None:
+        pytest.fail(submission.problem, pytrace=False)
+    loaded = load_notebook(submission.notebook)
+    if loaded.problem:
+        pytest.fail(loaded.problem, pytrace=False)
+    options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
+                             budget=request.config.getoption("--budget"))
+    scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
+    workdir = prepare_workdir(submission.folder, scratch)
+    session = KernelSession(loaded.notebook, workdir, options=options)
+    try:
+        session.start()
+        execution = session.run_all()
+        collector = _collector(request.config)
+        if collector is not None:
+            collector.execution = execution
+        yield Notebook(session, execution, device=request.config.getoption("--device"))
+    finally:
+        session.close()
+        shutil.rmtree(scratch, ignore_errors=True)

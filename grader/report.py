@@ -1,0 +1,55 @@
+"""The per-submission report (the JSON contract in DESIGN.md) and how it is written."""
+
+import dataclasses
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import __version__
+from grader.score import CategoryScore, CheckResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the grader found about one submission; `problems` explain a score of 0."""
+
+    student: str
+    assignment: str | None
+    option: str | None
+    score: float
+    max_score: float
+    categories: tuple[CategoryScore, ...]
+    checks: tuple[CheckResult, ...]
+    cells: tuple = ()
+    duration_s: float = 0.0
+    environment: dict = dataclasses.field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    grader_version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status in ("fail", "error")]
+
+
+def environment(device: str, seed: int) -> dict:
+    """Versions and settings that make a grade reproducible."""
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": device,
+        "seed": seed,
+        "hypothesis_profile": "grading (derandomized)",
+    }
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Checks for assignment 2 (chapter 3, attention mechanisms)."""
