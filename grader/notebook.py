@@ -65,6 +65,7 @@ class Notebook:
         self.session, self.execution, self.device = session, execution, device
         self.probe = Probe(session)
         self._components: dict[str, Component | None] = {}
+        self._shapes: dict[str, list] = {}
 
     # ------------------------------------------------------------- finding components
 
@@ -118,9 +119,12 @@ class Notebook:
 
     def state_shapes(self, name: str, init: dict) -> list[tuple[str, tuple[int, ...], bool]]:
         """(name, shape, is_buffer) of a freshly built module, in creation order."""
-        component = self.require(name)
-        data = self.run("state_shapes", {"name": name, "init_kwargs": init}, what=f"building {component.display}")
-        return [(e["name"], tuple(e["shape"]), e["buffer"]) for e in data["state"]]
+        key = f"{name}:{sorted(init.items())!r}"
+        if key not in self._shapes:
+            component = self.require(name)
+            data = self.run("state_shapes", {"name": name, "init_kwargs": init}, what=f"building {component.display}")
+            self._shapes[key] = [(e["name"], tuple(e["shape"]), e["buffer"]) for e in data["state"]]
+        return self._shapes[key]
 
     def transplant(self, name: str, init: dict, reference: nn.Module) -> WeightMapping:
         """The reference module's weights keyed and shaped for the student's module."""

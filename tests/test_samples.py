@@ -1,0 +1,54 @@
+"""The bundled sample submissions get the verdicts listed in submissions/<assignment>/expected.toml.
+
+Correct samples pass every check (exercises they did not attempt may skip); each flawed
+sample fails the checks its bug should trip, only checks of the components it names fail,
+and everything else passes.
+"""
+
+import fnmatch
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from grader.grade import GradeOptions, grade_isolated
+from grader.load import discover
+
+ROOT = Path(__file__).resolve().parent.parent / "submissions"
+SAMPLES = [s for f in sorted(ROOT.glob("*/expected.toml")) for s in tomllib.loads(f.read_text())["sample"]]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Reports of graded samples, graded once per module on first use."""
+    out, cache = tmp_path_factory.mktemp("reports"), {}
+
+    def report(path: str) -> dict:
+        if path not in cache:
+            [submission] = discover([ROOT / path])
+            folder = grade_isolated(submission, out, GradeOptions(cell_timeout=60, budget=300), timeout=600)
+            cache[path] = json.loads((folder / "report.json").read_text())
+        return cache[path]
+
+    return report
+
+
+def _by_status(report: dict, *statuses: str) -> list[dict]:
+    return [c for c in report["checks"] if c["status"] in statuses]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s["path"] for s in SAMPLES])
+def test_sample_gets_its_verdict(graded, sample):
+    report = graded(sample["path"])
+    assert not report["problems"], report["problems"]
+    failed = _by_status(report, "fail", "error")
+    if sample["verdict"] == "correct":
+        assert failed == [], [(c["id"], c["message"]) for c in failed]
+        correctness = next(c for c in report["categories"] if c["name"] in ("Correctness", "Implementation"))
+        assert correctness["score"] == correctness["max_score"]
+        return
+    for pattern in sample["fails"]:
+        matching = [c for c in report["checks"] if fnmatch.fnmatchcase(c["id"], pattern)]
+        assert matching and all(c["status"] == "fail" for c in matching), (pattern, matching)
+    assert {c["component"] for c in failed} <= set(sample["components"]), [(c["id"], c["message"]) for c in failed]
