@@ -28,6 +28,7 @@ from reference.ch05 import (
     save_checkpoint,
     text_to_token_ids,
     token_ids_to_text,
+    top_k_filter,
     top_p_filter,
     train_model_simple,
     train_val_loaders,
@@ -192,6 +193,17 @@ def test_top_k_never_samples_outside_the_top_k(logits, data):
     allowed = set(sorted(range(len(logits)), key=lambda i: -logits[i])[:k])
     out = generate(FixedLogits(logits), torch.zeros(1, 1, dtype=torch.long), 30, 4, temperature=1.5, top_k=k)
     assert set(out[0, 1:].tolist()) <= allowed
+
+
+@given(distinct_logits, st.data())
+def test_top_k_filter_keeps_exactly_the_k_largest(logits, data):
+    """top_k_filter leaves the k largest logits of each row untouched and sets the others to -inf."""
+    rows = torch.tensor([logits, logits[::-1]])
+    k = data.draw(st.integers(1, len(logits)))
+    filtered = top_k_filter(rows, k)
+    for row, out in zip(rows.tolist(), filtered.tolist(), strict=True):
+        top = set(sorted(range(len(row)), key=lambda i: -row[i])[:k])
+        assert out == [v if i in top else float("-inf") for i, v in enumerate(row)]
 
 
 @given(distinct_logits, st.floats(0.01, 1.0))

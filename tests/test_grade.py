@@ -10,7 +10,7 @@ import pytest
 from grader.cli import main
 from grader.grade import GradeOptions, grade_submission
 from grader.load import discover
-from tests.notebooks import write_notebook
+from notebooks import write_notebook
 
 MHA = "test_multihead_attention.py::test_matches_the_reference_on_the_same_weights"
 
