@@ -7,6 +7,8 @@ and everything else passes.
 
 import fnmatch
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -52,3 +54,28 @@ def test_sample_gets_its_verdict(graded, sample):
         matching = [c for c in report["checks"] if fnmatch.fnmatchcase(c["id"], pattern)]
         assert matching and all(c["status"] == "fail" for c in matching), (pattern, matching)
     assert {c["component"] for c in failed} <= set(sample["components"]), [(c["id"], c["message"]) for c in failed]
+
+
+def _first_flawed(assignment: str) -> dict:
+    return next(s for s in SAMPLES if s["path"].startswith(f"{assignment}/") and s["verdict"] == "flawed")
+
+
+@pytest.mark.parametrize("assignment", ["a1", "a2", "a3"])
+def test_plain_pytest_shows_the_message_the_report_shows(graded, assignment):
+    """A student running the suite locally reads the same failure message the grader's report holds."""
+    sample = _first_flawed(assignment)
+    suite = Path(__file__).resolve().parent.parent / "student_tests" / assignment
+    result = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(ROOT / sample["path"]),
+                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout[-3000:]
+    failed = _by_status(graded(sample["path"]), "fail")
+    assert failed and all(c["message"].splitlines()[0] in result.stdout for c in failed)
+
+
+@pytest.mark.parametrize("assignment", ["a1", "a2", "a3"])
+def test_plain_pytest_passes_on_the_correct_sample(assignment):
+    sample = next(s for s in SAMPLES if s["path"].startswith(f"{assignment}/") and s["verdict"] == "correct")
+    suite = Path(__file__).resolve().parent.parent / "student_tests" / assignment
+    result = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(ROOT / sample["path"]),
+                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
