@@ -20,6 +20,7 @@ from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.load import discover, load_notebook
 from grader.notebook import Notebook
+from reference.ch06 import write_synthetic_spam_tsv
 
 settings.register_profile(
     "grading", derandomize=True, database=None, deadline=None, max_examples=15, print_blob=False,
@@ -47,6 +48,12 @@ def _collector(config: pytest.Config) -> Collector | None:
     return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Collector)), None)
 
 
+def _extra_data_files(scratch: Path) -> dict[str, Path]:
+    """A synthetic SMS spam set where chapter 6's download cell looks, so it finds a file and skips the download."""
+    spam = write_synthetic_spam_tsv(scratch / "SMSSpamCollection.tsv")
+    return {"sms_spam_collection/SMSSpamCollection.tsv": spam}
+
+
 @pytest.fixture(scope="session")
 def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The submission's executed notebook, shared by every check in the session."""
@@ -62,7 +69,7 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
                              budget=request.config.getoption("--budget"))
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
-    workdir = prepare_workdir(submission.folder, scratch)
+    workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch))
     session = KernelSession(loaded.notebook, workdir, options=options)
     try:
         session.start()

@@ -31,7 +31,7 @@ def batch(tmp_path_factory):
     source = (Path(__file__).resolve().parent.parent / "reference" / "ch03.py").read_text()
     write_notebook(root / "a2" / "good" / "assignment2.ipynb", source)
     out = root / "reports"
-    assert main([str(root), "--out", str(out), "--cell-timeout", "3", "--budget", "60"]) == 0
+    assert main([str(root), "--out", str(out), "--cell-timeout", "10", "--budget", "120"]) == 0
     return out
 
 
