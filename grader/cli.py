@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help="grade only this assignment, e.g. a3")
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per notebook in all (default 600)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="device for checks")
+    parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
+                        help="device for training checks (default auto: CUDA when available)")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
     return parser.parse_args(argv)
 

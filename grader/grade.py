@@ -27,7 +27,7 @@ from grader.score import score
 class GradeOptions:
     cell_timeout: float = 60.0
     budget: float = 600.0
-    device: str = "cpu"
+    device: str = "auto"
     seed: int = 0
 
 

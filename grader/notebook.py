@@ -61,8 +61,9 @@ def _reference_weights(module: nn.Module) -> dict[str, torch.Tensor]:
 class Notebook:
     """The submission's live kernel, seen through probes; one per test session."""
 
-    def __init__(self, session: KernelSession, execution: ExecutionResult, *, device: str = "cpu"):
+    def __init__(self, session: KernelSession, execution: ExecutionResult, *, device: str = "cpu", original=None):
         self.session, self.execution, self.device = session, execution, device
+        self.original = original  # the notebook as submitted (nbformat), with the student's saved outputs
         self.probe = Probe(session)
         self._components: dict[str, Component | None] = {}
         self._shapes: dict[str, list] = {}

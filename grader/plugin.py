@@ -20,6 +20,7 @@ from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.load import discover, load_notebook
 from grader.notebook import Notebook
+from grader.report import resolve_device
 from reference.ch06 import write_synthetic_spam_tsv
 
 settings.register_profile(
@@ -34,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission", metavar="PATH", help="submission folder (or notebook) to check")
     group.addoption("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
     group.addoption("--budget", type=float, default=600.0, help="seconds for the whole notebook (default 600)")
-    group.addoption("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="device for training checks")
+    group.addoption("--device", default="auto", choices=("cpu", "cuda", "auto"),
+                    help="device for training checks (default auto: CUDA when available)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,7 +79,8 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         collector = _collector(request.config)
         if collector is not None:
             collector.execution = execution
-        yield Notebook(session, execution, device=request.config.getoption("--device"))
+        yield Notebook(session, execution, device=resolve_device(request.config.getoption("--device")),
+                       original=loaded.notebook)
     finally:
         session.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -38,6 +38,15 @@ class Report:
         return [c for c in self.checks if c.status in ("fail", "error")]
 
 
+def resolve_device(choice: str) -> str:
+    """"auto" is CUDA when torch sees a GPU, else the CPU; "cpu" and "cuda" stay as they are."""
+    import torch
+
+    if choice != "auto":
+        return choice
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def environment(device: str, seed: int) -> dict:
     """Versions and settings that make a grade reproducible."""
     import torch
@@ -45,7 +54,7 @@ def environment(device: str, seed: int) -> dict:
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "device": device,
+        "device": resolve_device(device),
         "seed": seed,
         "hypothesis_profile": "grading (derandomized)",
     }
