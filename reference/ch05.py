@@ -69,7 +69,10 @@ def perplexity(loss):
     """exp(loss): the effective number of equally likely next tokens (section 5.1.2)."""
     if isinstance(loss, torch.Tensor):
         return torch.exp(loss)
-    return math.exp(loss) if loss < 709.0 else float("inf")  # math.exp overflows past ~709.78
+    try:
+        return math.exp(loss)
+    except OverflowError:  # past a loss of ~709.78
+        return float("inf")
 
 
 # ---------------------------------------------------------------- training (section 5.2)
