@@ -1,0 +1,90 @@
+"""create_dataloader_v1 (section 2.6): batches of sliding windows of GPT-2 tokens, in order or shuffled.
+
+The grader calls `create_dataloader_v1(txt=..., batch_size=..., max_length=..., stride=...,
+shuffle=..., drop_last=..., num_workers=0)` under `torch.manual_seed(0)` and reads `len(loader)`
+and its batches of (inputs, targets).
+
+Run: pytest student_tests/a1 --submission assignments/a1/<you>/
+"""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.checks import expect
+from reference.ch02 import create_dataloader_v1
+from student_tests.a1.common import GPT2, RAW_TEXT, loader_result
+
+pytestmark = pytest.mark.check(component="create_dataloader_v1", section="2.6")
+
+
+@st.composite
+def loader_settings(draw, *, max_chars=600, max_batch_size=6, max_window=10):
+    """(txt, batch_size, max_length, stride, drop_last): a prefix of the story and loader arguments."""
+    txt = RAW_TEXT[: draw(st.integers(0, max_chars))]
+    return (txt, draw(st.integers(1, max_batch_size)), draw(st.integers(1, max_window)),
+            draw(st.integers(1, max_window)), draw(st.booleans()))
+
+
+def _rows(batches):
+    return [[x.tolist(), y.tolist()] for x, y in batches]
+
+
+def test_book_batches_with_stride_1(nb):
+    """batch_size=1, max_length=4, stride=1, shuffle=False: the book's first two batches."""
+    component, data, args = loader_result(nb, txt=RAW_TEXT, batch_size=1, max_length=4, stride=1, shuffle=False, max_batches=2)
+    expected = [[[[40, 367, 2885, 1464]], [[367, 2885, 1464, 1807]]], [[[367, 2885, 1464, 1807]], [[2885, 1464, 1807, 3619]]]]
+    expect(_rows(data["batches"]) == expected, f"{component.display}(the-verdict.txt, {args}) gave first batches "
+           f"{_rows(data['batches'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
+
+
+def test_book_batch_with_stride_4(nb):
+    """batch_size=8, max_length=4, stride=4, shuffle=False: the book's first batch."""
+    component, data, args = loader_result(nb, txt=RAW_TEXT, batch_size=8, max_length=4, stride=4, shuffle=False, max_batches=1)
+    inputs = [[40, 367, 2885, 1464], [1807, 3619, 402, 271], [10899, 2138, 257, 7026], [15632, 438, 2016, 257],
+              [922, 5891, 1576, 438], [568, 340, 373, 645], [1049, 5975, 284, 502], [284, 3285, 326, 11]]
+    [[got_inputs, got_targets]] = _rows(data["batches"])
+    expect(got_inputs == inputs and got_targets[-1] == [3285, 326, 11, 287], f"{component.display}(the-verdict.txt, {args}) "
+           f"gave inputs {got_inputs} and last target row {got_targets[-1]}; the book prints inputs {inputs} and last "
+           f"target row [3285, 326, 11, 287] (section 2.6).")
+
+
+@given(case=loader_settings())
+@settings(max_examples=12)
+def test_matches_the_reference_batches(nb, case):
+    """With shuffle=False, gives the reference's batches on drawn texts and settings."""
+    txt, batch_size, max_length, stride, drop_last = case
+    kwargs = dict(batch_size=batch_size, max_length=max_length, stride=stride, shuffle=False, drop_last=drop_last)
+    component, data, args = loader_result(nb, txt=txt, num_workers=0, **kwargs)
+    got, expected = _rows(data["batches"]), _rows(create_dataloader_v1(txt, **kwargs))
+    first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    expect(got == expected, f"{component.display}(the first {len(txt)} characters of the-verdict.txt, {args}) gave "
+           f"{len(got)} batches where the reference gives {len(expected)}; the first that differs is batch {first}: "
+           f"{got[first] if first < len(got) else 'none'} instead of {expected[first] if first < len(expected) else 'none'} "
+           f"as [inputs, targets] (section 2.6: GPTDatasetV1 windows with this max_length and stride, batched in order).")
+
+
+@given(case=loader_settings())
+@settings(max_examples=10)
+def test_drop_last_keeps_only_full_batches(nb, case):
+    """drop_last=True: every batch holds batch_size windows and a short last one is dropped."""
+    txt, batch_size, max_length, stride, _ = case
+    component, data, args = loader_result(nb, txt=txt, batch_size=batch_size, max_length=max_length, stride=stride,
+                                          shuffle=False, drop_last=True, num_workers=0)
+    n_windows = len(range(0, len(GPT2.encode(txt)) - max_length, stride))
+    sizes = sorted({len(x) for x, _ in data["batches"]})
+    expect(sizes in ([], [batch_size]) and len(data["batches"]) == n_windows // batch_size,
+           f"{component.display}(the first {len(txt)} characters of the-verdict.txt, {args}) gave {len(data['batches'])} "
+           f"batches of {sizes} windows; {n_windows} windows with drop_last=True give {n_windows // batch_size} batches "
+           f"of {batch_size} (section 2.6).")
+
+
+def test_shuffle_reorders_the_same_windows(nb):
+    """shuffle=True (the default) gives the same windows as shuffle=False, in another order."""
+    kwargs = dict(txt=RAW_TEXT, batch_size=4, max_length=8, stride=8, drop_last=False, num_workers=0)
+    component, shuffled, args = loader_result(nb, **kwargs)
+    _, ordered, _ = loader_result(nb, shuffle=False, **kwargs)
+    rows = [sorted(map(str, (r for x, y in data["batches"] for r in zip(x.tolist(), y.tolist())))) for data in (shuffled, ordered)]
+    expect(rows[0] == rows[1] and _rows(shuffled["batches"]) != _rows(ordered["batches"]), f"{component.display}(the-verdict.txt, "
+           f"{args}) without a shuffle argument should shuffle (the book's default shuffle=True): same windows as with "
+           f"shuffle=False, in another order; got {'the same order' if _rows(shuffled['batches']) == _rows(ordered['batches']) else 'other windows'} (section 2.6).")
