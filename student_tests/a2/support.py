@@ -1,0 +1,274 @@
+"""Shared helpers for the assignment 2 checks: strategies, runs in the kernel, bug recognition.
+
+Not a check module (its name does not start with `test_`); the check modules import it.
+"""
+
+import math
+from unittest import mock
+
+import pytest
+import torch
+from hypothesis import strategies as st
+
+import reference.ch03 as ch03
+from grader.checks import expect, expect_close
+from grader.compare import compare_tensors
+
+# "Your journey starts with one step": the book's 6 x 3 toy input (section 3.3).
+TOY_INPUTS = torch.tensor([[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64],
+                           [0.22, 0.58, 0.33], [0.77, 0.25, 0.10], [0.05, 0.80, 0.55]])
+BOOK_ATOL = 1e-4  # the book prints 4 decimals
+
+
+# ---------------------------------------------------------------- strategies
+
+@st.composite
+def attention_sizes(draw, *, max_dim=8, min_tokens=1, max_tokens=8):
+    """(d_in, d_out, tokens) with d_in != d_out, so a transposed weight cannot pass unnoticed."""
+    d_in = draw(st.integers(2, max_dim))
+    d_out = draw(st.integers(2, max_dim).filter(lambda d: d != d_in))
+    return d_in, d_out, draw(st.integers(min_tokens, max_tokens))
+
+
+@st.composite
+def head_layouts(draw, *, min_heads=1, max_heads=4, min_head_dim=1, max_head_dim=4):
+    """(num_heads, head_dim); d_out = num_heads * head_dim."""
+    return draw(st.integers(min_heads, max_heads)), draw(st.integers(min_head_dim, max_head_dim))
+
+
+@st.composite
+def kv_layouts(draw, *, max_heads=8, max_head_dim=4):
+    """(num_heads, num_kv_groups, head_dim) with num_kv_groups dividing num_heads."""
+    num_heads = draw(st.sampled_from([h for h in (1, 2, 3, 4, 6, 8) if h <= max_heads]))
+    groups = draw(st.sampled_from([g for g in range(1, num_heads + 1) if num_heads % g == 0]))
+    return num_heads, groups, draw(st.integers(1, max_head_dim))
+
+
+@st.composite
+def multihead_inits(draw, *, min_heads=1, max_heads=4, max_head_dim=4, context_length=8, min_tokens=1):
+    """(constructor keywords of MultiHeadAttention, tokens) with d_in != d_out and tokens <= context_length."""
+    num_heads, head_dim = draw(head_layouts(min_heads=min_heads, max_heads=max_heads, max_head_dim=max_head_dim))
+    d_out = num_heads * head_dim
+    d_in = draw(st.integers(2, 8).filter(lambda d: d != d_out))
+    init = {"d_in": d_in, "d_out": d_out, "context_length": context_length, "dropout": 0.0, "num_heads": num_heads}
+    return init, draw(st.integers(min_tokens, context_length))
+
+
+# ---------------------------------------------------------------- running the student's module
+
+def forward_runs(nb, name: str, runs: list[dict], *, allow_nan: bool = False) -> tuple[list, list]:
+    """Build `name` once per run (init, seed, state_dict, eval, inputs, capture) in one kernel call.
+
+    Outputs with NaN fail the check with the usual cause unless `allow_nan` (checks of shapes)."""
+    component = nb.require(name)
+    data = nb.run("attention.forward_runs", {"name": name, "runs": runs}, what=f"running {component.display}")
+    for run, output in zip(runs, data["outputs"]):
+        expect(isinstance(output, torch.Tensor), f"{component.display} returned a {type(output).__name__}, "
+                                                 "not a tensor")
+        if torch.isnan(output).any() and not allow_nan:
+            expect(False, f"{component.display} with {run['init']}: {nan_hint(output)}")
+    return data["outputs"], data["captured"]
+
+
+def nan_hint(output: torch.Tensor) -> str:
+    """Where the output is NaN, and the usual reason in attention code."""
+    where = torch.isnan(output).nonzero()[0].tolist()
+    return (f"the output is NaN (first at index {where}). A query whose scores are all masked (-inf everywhere) "
+            "gets NaN from the softmax: mask only the positions above the diagonal, "
+            "torch.triu(..., diagonal=1) (section 3.5.1)")
+
+
+def expect_same(actual: torch.Tensor, expected: torch.Tensor, *, what: str, hint: str) -> None:
+    """Fail unless two outputs of the student's own module agree (a property, not the reference)."""
+    result = compare_tensors(actual, expected)
+    if result.shape_problem:
+        expect(False, f"{what}: {result.shape_problem}. {hint}")
+    expect(result.ok, f"{what}: they differ by up to {result.max_abs:.3g}; worst at index "
+                      f"{list(result.worst_index)}: {result.actual_value:.6g} where {result.expected_value:.6g} "
+                      f"was expected. {hint}")
+
+
+def attention_maps(captured: list, tokens: int) -> list[torch.Tensor]:
+    """The softmax results shaped (..., tokens, tokens): the attention weights."""
+    return [t for t in captured if t.dim() >= 2 and tuple(t.shape[-2:]) == (tokens, tokens)]
+
+
+def change_future(x: torch.Tensor, position: int, seed: int) -> torch.Tensor:
+    """A copy of x (..., T, d) whose tokens after `position` are replaced by other random ones."""
+    g = torch.Generator().manual_seed(seed)
+    changed = x.clone()
+    changed[..., position + 1:, :] = torch.rand(changed[..., position + 1:, :].shape, generator=g) * 4 - 2
+    return changed
+
+
+def parameter_count(shapes) -> int:
+    return sum(math.prod(shape) for _, shape, is_buffer in shapes if not is_buffer)
+
+
+def reference_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def rows(t: torch.Tensor, limit: int = 6) -> str:
+    """A short printout of a tensor's last two dims (first batch item), 4 decimals like the book."""
+    while t.dim() > 2:
+        t = t[0]
+    return ", ".join(str([round(v, 4) for v in row.tolist()]) for row in t.reshape(-1, t.shape[-1])[:limit])
+
+
+# ---------------------------------------------------------------- recognising the usual bugs
+
+def _unscaled(queries, keys, values, mask=None, dropout=None):
+    scores = queries @ keys.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ values
+
+
+def _softmax_over_queries(queries, keys, values, mask=None, dropout=None):
+    scores = queries @ keys.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    return torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-2).nan_to_num() @ values
+
+
+def _mask_after_softmax(queries, keys, values, mask=None, dropout=None):
+    weights = torch.softmax(queries @ keys.transpose(-2, -1) / keys.shape[-1] ** 0.5, dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(mask, 0.0)
+    return weights @ values
+
+
+BUGS = {
+    "scores not scaled by sqrt(d_k)? Divide the scores by keys.shape[-1] ** 0.5 before the softmax (section 3.4.1)":
+        _unscaled,
+    "softmax over the wrong dimension? Normalise each query's row of scores: softmax(..., dim=-1) (section 3.3.1)":
+        _softmax_over_queries,
+    "mask applied after the softmax? Fill the future scores with -inf before the softmax (section 3.5.2)":
+        _mask_after_softmax,
+}
+
+
+def _split_without_transpose(self, t):
+    return t.view(t.shape[0], self.num_heads, t.shape[1], self.head_dim)
+
+
+PATCHES = {hint: mock.patch.object(ch03, "scaled_attention", fn) for hint, fn in BUGS.items()}
+PATCHES["heads split without the transpose? View the projections as (b, tokens, num_heads, head_dim), then "
+        ".transpose(1, 2) (section 3.6.2)"] = mock.patch.object(ch03.MultiHeadAttention, "_split_heads",
+                                                               _split_without_transpose)
+
+
+def diagnose(actual: torch.Tensor, reference: torch.nn.Module, inputs: list[torch.Tensor]) -> str:
+    """A hint naming the known bug whose reference variant reproduces `actual`, or ''."""
+    if torch.isnan(torch.as_tensor(actual)).any():
+        return "In your output, " + nan_hint(torch.as_tensor(actual))
+    for hint, patch in PATCHES.items():
+        with patch, torch.no_grad():
+            variant = reference(*inputs)
+        if compare_tensors(actual, variant).ok:
+            return f"Your output equals the reference's with {hint}"
+    return ""
+
+
+# ---------------------------------------------------------------- seeded book outputs
+
+def check_seeded_book_output(nb, name: str, *, init: dict, seed: int, inputs: torch.Tensor,
+                             book: torch.Tensor, reference: torch.nn.Module, section: str) -> None:
+    """Pass when the student's own seeded module prints the book's numbers; see the module docstring."""
+    component = nb.require(name)
+    output = nb.forward_with(name, init=init, state_dict=None, inputs=[inputs], seed=seed)
+    result = compare_tensors(output, book, atol=BOOK_ATOL, rtol=0)
+    if result.ok:
+        return
+    theirs = [shape for _, shape, is_buffer in nb.state_shapes(name, init) if not is_buffer]
+    ours = [tuple(p.shape) for p in reference.parameters()]
+    both = f"yours: {rows(torch.as_tensor(output))}; the book's: {rows(book)}"
+    expect(theirs != ours,
+           f"{component.display} built under torch.manual_seed({seed}) creates its weights in the book's order "
+           f"and shapes, so on the book's toy input it should print the book's numbers (section {section}), "
+           f"but it does not: {result.describe('the output')}. {both}")
+    pytest.skip(f"informational: {component.display} creates its weights in a different order or layout than the "
+                f"book (yours: {theirs}, the book's: {ours}), so seeded numbers differ; {both}")
+
+
+# ---------------------------------------------------------------- check bodies shared by the components
+
+def check_matches_reference(nb, name: str, *, init: dict, reference: torch.nn.Module, x: torch.Tensor,
+                            what: str, section: str) -> None:
+    """The student's module on the reference's weights (transplanted) gives the reference's output."""
+    reference.eval()
+    output = nb.forward(name, init=init, reference=reference, inputs=[x])
+    with torch.no_grad():
+        expected = reference(x)
+    expect_close(output, expected, what=f"{nb.require(name).display}{what}",
+                 hint=diagnose(output, reference, [x]) or f"See section {section}")
+
+
+def check_identical_tokens(nb, name: str, *, init: dict, token: torch.Tensor, tokens: int, width: int,
+                           section: str) -> None:
+    """`tokens` copies of one token (shape (..., 1, d_in)) give that token's one-token output at every position."""
+    many_x = token.repeat_interleave(tokens, dim=-2)
+    (many, one), _ = forward_runs(nb, name, [{"init": init, "inputs": [many_x]}, {"init": init, "inputs": [token]}])
+    display, want = nb.require(name).display, (*many_x.shape[:-1], width)
+    expect(tuple(many.shape) == want, f"{display} with {init}: output shape {tuple(many.shape)} for inputs of shape "
+                                      f"{tuple(many_x.shape)}; expected {want} (section {section})")
+    expect_same(many, one.expand_as(many), what=f"{display} with {init}: outputs for {tokens} copies of one token "
+                                               f"against its one-token output",
+                hint="Equal tokens get equal scores, so every output should be that token's own output: "
+                     f"do each query's attention weights sum to 1? (section {section})")
+
+
+def check_softmax_rows(nb, name: str, *, init: dict, x: torch.Tensor, section: str) -> None:
+    """The softmax results shaped (tokens, tokens) sum to 1 along each query's row."""
+    tokens = x.shape[-2]
+    _, [captured] = forward_runs(nb, name, [{"init": init, "inputs": [x], "capture": True}])
+    maps, display = attention_maps(captured, tokens), nb.require(name).display
+    if not maps:
+        pytest.skip(f"{display} calls no softmax on a ({tokens}, {tokens}) score matrix that the grader could "
+                    "observe; the row sums are checked through the outputs instead")
+    sums = torch.stack([m.sum(dim=-1) for m in maps])
+    expect_same(sums, torch.ones_like(sums), what=f"{display} with {init}: the sums over the keys of the attention "
+                                                  f"weights ({tokens} tokens) against 1",
+                hint="Each query's weights must sum to 1: take the softmax over the last dimension, dim=-1 "
+                     "(section 3.3.1)")
+
+
+def check_causal(nb, name: str, *, init: dict, x: torch.Tensor, position: int, seed: int, section: str) -> None:
+    """Changing the tokens after `position` leaves the outputs up to `position` unchanged."""
+    changed = change_future(x, position, seed)
+    (before, after), _ = forward_runs(nb, name, [{"init": init, "inputs": [x]}, {"init": init, "inputs": [changed]}])
+    tokens = x.shape[-2]
+    expect_same(after[..., : position + 1, :], before[..., : position + 1, :],
+                what=f"{nb.require(name).display} with {init}: outputs of tokens 0..{position} before and after "
+                     f"changing tokens {position + 1}..{tokens - 1} of {tokens}",
+                hint="A token may only attend to itself and earlier tokens: mask the scores above the diagonal "
+                     f"with -inf before the softmax (section {section})")
+
+
+def check_qkv_bias(nb, name: str, *, init: dict, reference_class, section: str) -> None:
+    """qkv_bias=True adds exactly the reference's query/key/value biases; False adds none."""
+    display = nb.require(name).display
+    counts = {flag: parameter_count(nb.state_shapes(name, {**init, "qkv_bias": flag})) for flag in (False, True)}
+    want = {flag: reference_count(reference_class(**init, qkv_bias=flag)) for flag in (False, True)}
+    expect(counts[True] - counts[False] == want[True] - want[False],
+           f"{display} with {init}: qkv_bias=True adds {counts[True] - counts[False]} parameters to qkv_bias=False, "
+           f"the book's adds {want[True] - want[False]} (one bias per query, key and value output; section {section})")
+
+
+def check_dropout_off_in_eval(nb, name: str, *, init: dict, x: torch.Tensor, seed: int, section: str) -> None:
+    """In eval mode a module built with dropout=0.5 gives the outputs of the same module with dropout=0.0."""
+    (dropped, plain), _ = forward_runs(nb, name, [{"init": {**init, "dropout": 0.5}, "inputs": [x], "seed": seed},
+                                                  {"init": {**init, "dropout": 0.0}, "inputs": [x], "seed": seed}])
+    expect_same(dropped, plain, what=f"{nb.require(name).display} in eval mode: outputs with dropout=0.5 and with "
+                                     f"dropout=0.0 (same weights, seed {seed})",
+                hint=f"Dropout must only act in training: use nn.Dropout (it is off after .eval()) (section {section})")
+
+
+def check_dropout_on_in_training(nb, name: str, *, init: dict, x: torch.Tensor, section: str) -> None:
+    """In training mode dropout=0.5 changes the outputs (it drops attention weights)."""
+    runs = [{"init": {**init, "dropout": 0.5}, "inputs": [x], "eval": mode} for mode in (False, True)]
+    (train, evaluated), _ = forward_runs(nb, name, runs, allow_nan=True)
+    expect(not compare_tensors(train, evaluated).ok,
+           f"{nb.require(name).display} with dropout=0.5 gives the same outputs in training mode as in eval mode; "
+           f"expected dropout on the attention weights while training (section {section})")
