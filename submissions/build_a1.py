@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent / "a1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from grader.execute import prepare_workdir  # noqa: E402  (data files and tiktoken's offline cache)
+from grader.execute import prepare_workdir
 
 MD, CODE = "markdown", "code"
 
@@ -223,7 +223,7 @@ for k, piece in enumerate(pieces):
     top.barh(0, width, left=left, color=f"C{k % 10}", alpha=0.4, edgecolor="black")
     top.text(left + width / 2, 0, piece.replace(" ", "·"), ha="center", va="center", fontsize=9)
     left += width
-top.set_xlim(0, left)
+top.set_xlim(-0.5, left + 0.5)
 top.axis("off")
 top.set_title(f"{len(pieces)} BPE tokens for {len(sentence)} characters")
 lengths = sorted(piece_lengths)
@@ -464,7 +464,6 @@ RENAMES = {  # the GRADER_NAMES sample calls the components by its own names
     "create_dataloader_v1": "make_dataloader",
     "CharTokenizer": "CharacterTokenizer",
     "pad_collate": "pad_batch",
-    "token_frequencies": "count_tokens",
 }
 
 GRADER_NAMES_CELL = (CODE, """\
@@ -485,8 +484,8 @@ class SimpleTokenizerV1:
 # student -> list of (old, new) replacements in the code cells; each must apply exactly once.
 BUGS = {
     "ben-decode-spaces": [  # V1 decode keeps the spaces join() put before punctuation
-        ('        # join() put a space in front of every punctuation mark; take it out again\n'
-         '        return re.sub(r\'\\s+([,.?!"()\\\'])\', r"\\1", text)',
+        (('        # join() put a space in front of every punctuation mark; take it out again\n'
+          '        return re.sub(r\'\\s+([,.?!"()\\\'])\', r"\\1", text)'),
          "        return text"),
     ],
     "chloe-unk-wrong-token": [  # V2 encodes unknown words as <|endoftext|> (1130) instead of <|unk|> (1131)
@@ -529,12 +528,13 @@ def replace_once(cells, old, new):
 
 
 def renamed(cells):
-    """The GRADER_NAMES variant: own names everywhere in code, the mapping cell, and a stale draft."""
+    """The GRADER_NAMES variant: own names in code, the mapping cell, a stale draft, and exercise 2.3 left out."""
     out = []
-    for kind, src in cells:
+    exercise_2_3 = next(i for i, (kind, src) in enumerate(cells) if src.startswith("## Exercise 2.3"))
+    for kind, src in cells[:exercise_2_3] + cells[exercise_2_3 + 2:]:
         if kind == CODE:
             for book, mine in RENAMES.items():
-                src, n = re.subn(rf"\b{book}\b", mine, src)
+                src = re.sub(rf"\b{book}\b", mine, src)
         out.append((kind, src))
     for book, mine in RENAMES.items():
         if not any(mine in src for kind, src in out if kind == CODE):
@@ -544,6 +544,8 @@ def renamed(cells):
 
 def notebook(cells):
     nb = new_notebook(cells=[new_markdown_cell(src) if kind == MD else new_code_cell(src) for kind, src in cells])
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"  # stable ids, so a rebuild changes only what changed
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -560,7 +562,22 @@ def execute(nb, scratch: Path):
     errors = [o for c in nb.cells if c.cell_type == CODE for o in c.outputs if o.output_type == "error"]
     if errors:
         raise SystemExit(f"a cell raised {errors[0].ename}: {errors[0].evalue}")
+    for cell in nb.cells:
+        if cell.cell_type == CODE:
+            cell.outputs = coalesced(cell.outputs)
     return nb
+
+
+def coalesced(outputs):
+    """Consecutive stream outputs of one stream merged (the kernel's chunking varies from run to run)."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if output.output_type == "stream" and previous and previous.output_type == "stream" and previous.name == output.name:
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def write(student, cells, scratch):

@@ -5,6 +5,7 @@ the-verdict.txt with the reference (`reference.ch02.build_vocab`) and passes it 
 in the notebook's vocabulary shows up in one check (test_vocabulary.py) only.
 """
 
+import itertools
 import string
 
 from hypothesis import strategies as st
@@ -29,12 +30,15 @@ COMMON_WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "it", "was", "good
 def story_texts(draw, *, min_tokens=1, max_tokens=20, extra_words=()):
     """Text made of the story's tokens (plus `extra_words`), separated by varied whitespace.
 
-    Punctuation may touch its neighbours ("painted," as well as "painted ,"), as in real text.
+    About half the tokens are punctuation, which may touch its neighbours ("painted," as well as
+    "painted ,"), as in real text.
     """
-    pool = st.sampled_from(STORY_WORDS) if not extra_words else st.sampled_from(STORY_WORDS) | st.sampled_from(extra_words)
+    pool = st.sampled_from(STORY_WORDS) | st.sampled_from(sorted(PUNCTUATION))
+    if extra_words:
+        pool = pool | st.sampled_from(list(extra_words))
     tokens = draw(st.lists(pool, min_size=min_tokens, max_size=max_tokens))
     text = tokens[0] if tokens else ""
-    for before, token in zip(tokens, tokens[1:]):
+    for before, token in itertools.pairwise(tokens):
         touching = before in PUNCTUATION or token in PUNCTUATION
         text += draw(st.sampled_from(["", " "] if touching else [" ", "  ", "\n", " \t"])) + token
     return text
@@ -46,8 +50,9 @@ def unknown_words(*, min_size=1, max_size=10):
 
 
 def id_lists(vocab, *, min_size=0, max_size=25):
-    """Lists of ids of `vocab`."""
-    return st.lists(st.integers(0, len(vocab) - 1), min_size=min_size, max_size=max_size)
+    """Lists of ids of `vocab`, about half of them punctuation or special tokens (where decoding goes wrong)."""
+    tricky = sorted(i for token, i in vocab.items() if not token[0].isalnum())
+    return st.lists(st.integers(0, len(vocab) - 1) | st.sampled_from(tricky), min_size=min_size, max_size=max_size)
 
 
 def word_texts(*, min_tokens=0, max_tokens=40):
@@ -96,6 +101,14 @@ def same(result, expected):
     if "error" in expected:
         return result.get("error") == expected["error"]
     return result == expected
+
+
+def first_difference(got: list, expected: list, what: str = "item") -> str:
+    """'item 3 is X, expected Y' for the first position where two lists differ (a missing one included)."""
+    i = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    mine = got[i] if i < len(got) else "missing"
+    theirs = expected[i] if i < len(expected) else "none (there should be no more)"
+    return f"{what} {i} is {mine}, expected {theirs}"
 
 
 def dataset_result(nb, *, txt, max_length, stride, indices=None):

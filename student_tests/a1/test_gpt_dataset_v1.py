@@ -13,7 +13,13 @@ from hypothesis import given
 
 from grader.checks import expect
 from reference.ch02 import GPTDatasetV1
-from student_tests.a1.common import GPT2, RAW_TEXT, dataset_result, windowed_texts
+from student_tests.a1.common import (
+    GPT2,
+    RAW_TEXT,
+    dataset_result,
+    first_difference,
+    windowed_texts,
+)
 
 pytestmark = pytest.mark.check(component="GPTDatasetV1", section="2.6")
 
@@ -32,27 +38,25 @@ def test_book_windows_of_the_verdict(nb):
 
 @given(window=windowed_texts())
 def test_matches_the_reference(nb, window):
-    """Has the reference's length and items on drawn texts, max_length and stride."""
+    """Has the reference's length and items on generated texts, max_length and stride."""
     txt, max_length, stride = window
     component, data = dataset_result(nb, txt=txt, max_length=max_length, stride=stride)
     reference = GPTDatasetV1(txt, GPT2, max_length, stride)
     got, expected = _rows(data["items"]), _rows(reference[i] for i in range(len(reference)))
-    i = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
     expect(data["length"] == len(reference) and got == expected, f"{component.display}(txt={txt!r}, max_length="
            f"{max_length}, stride={stride}) has {data['length']} items where the reference has {len(reference)}; "
-           f"item {i} is {got[i] if i < len(got) else 'missing'}, expected {expected[i] if i < len(expected) else 'none'} "
-           f"as [inputs, targets] (section 2.6).")
+           f"{first_difference(got, expected)} as [inputs, targets] (section 2.6).")
 
 
 @given(window=windowed_texts())
 def test_targets_are_the_inputs_shifted_by_one(nb, window):
-    """Every item's targets are its inputs shifted one token to the left (the next token at each position)."""
+    """Every item's targets are its inputs shifted by one token (the next token at each position)."""
     txt, max_length, stride = window
     component, data = dataset_result(nb, txt=txt, max_length=max_length, stride=stride)
-    bad = [(x.tolist(), y.tolist()) for x, y in data["items"] if len(x) != len(y) or y[:-1].tolist() != x[1:].tolist()]
-    expect(not bad, f"{component.display}(txt={txt!r}, max_length={max_length}, stride={stride}) has an item with inputs "
-           f"{bad[0][0] if bad else ''} and targets {bad[0][1] if bad else ''}; targets should be the inputs shifted by "
-           f"one token: targets = token_ids[i + 1 : i + max_length + 1] (section 2.6).")
+    bad = [[x.tolist(), y.tolist()] for x, y in data["items"] if len(x) != len(y) or y[:-1].tolist() != x[1:].tolist()]
+    expect(not bad, f"{component.display}(txt={txt!r}, max_length={max_length}, stride={stride}) has an item with "
+           f"[inputs, targets] = {bad[:1]}; the targets should be the inputs shifted by one token: "
+           f"targets = token_ids[start + 1 : start + max_length + 1] (section 2.6).")
 
 
 @given(window=windowed_texts())
@@ -73,8 +77,8 @@ def test_windows_start_stride_tokens_apart(nb, window):
     txt, max_length, stride = window
     component, data = dataset_result(nb, txt=txt, max_length=max_length, stride=stride)
     ids = GPT2.encode(txt)
-    bad = [(i, x.tolist(), ids[i * stride:i * stride + max_length]) for i, (x, _) in enumerate(data["items"])
-           if x.tolist() != ids[i * stride:i * stride + max_length]]
-    expect(not bad, f"{component.display}(txt={txt!r}, max_length={max_length}, stride={stride}): item "
-           f"{bad[0][0] if bad else ''} has inputs {bad[0][1] if bad else ''}; expected {bad[0][2] if bad else ''}, "
-           f"the {max_length} tokens starting at item * stride (section 2.6).")
+    got = [x.tolist() for x, _ in data["items"]]
+    expected = [ids[i * stride:i * stride + max_length] for i in range(len(got))]
+    expect(got == expected, f"{component.display}(txt={txt!r}, max_length={max_length}, stride={stride}): "
+           f"{first_difference(got, expected, 'inputs of item')}; item i holds the {max_length} tokens starting at "
+           f"i * stride (section 2.6).")

@@ -13,7 +13,16 @@ from hypothesis import given, settings
 
 from grader.checks import expect
 from reference.ch02 import SimpleTokenizerV1, SimpleTokenizerV2
-from student_tests.a1.common import VOCAB, id_lists, outcome, same, shown, story_texts, tokenizer_results, unknown_words
+from student_tests.a1.common import (
+    VOCAB,
+    id_lists,
+    outcome,
+    same,
+    shown,
+    story_texts,
+    tokenizer_results,
+    unknown_words,
+)
 
 NAME = "SimpleTokenizerV1"
 pytestmark = pytest.mark.check(component=NAME, section="2.3")
@@ -53,7 +62,7 @@ def test_unknown_word_raises_key_error(nb, word):
 
 @given(text=story_texts())
 def test_encodes_like_the_reference(nb, text):
-    """Encodes texts made of the story's words and punctuation to the reference's ids."""
+    """Encodes random texts made of the story's words and punctuation to the reference's ids."""
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB}, texts=[text])
     [got], expected = data["encoded"], outcome(REFERENCE.encode, text)
     expect(same(got, expected), f"{component.display}.encode({text!r}) gave {shown(got)}; expected {shown(expected)}. "
@@ -62,7 +71,7 @@ def test_encodes_like_the_reference(nb, text):
 
 @given(ids=id_lists(VOCAB))
 def test_decodes_like_the_reference(nb, ids):
-    """Decodes drawn ids to the reference's text (no space before punctuation)."""
+    """Decodes random ids to the reference's text (no space before punctuation)."""
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB}, ids=[ids])
     [got] = data["decoded"]
     readings = {REFERENCE.decode(ids), SimpleTokenizerV2(VOCAB).decode(ids)}

@@ -12,7 +12,16 @@ from hypothesis import given
 
 from grader.checks import expect
 from reference.ch02 import ENDOFTEXT, UNK, SimpleTokenizerV1, SimpleTokenizerV2
-from student_tests.a1.common import VOCAB_V2, id_lists, outcome, same, shown, story_texts, tokenizer_results, unknown_words
+from student_tests.a1.common import (
+    VOCAB_V2,
+    id_lists,
+    outcome,
+    same,
+    shown,
+    story_texts,
+    tokenizer_results,
+    unknown_words,
+)
 
 NAME = "SimpleTokenizerV2"
 pytestmark = pytest.mark.check(component=NAME, section="2.4")
@@ -41,7 +50,7 @@ def test_decodes_the_book_example(nb):
 
 @given(text=story_texts(extra_words=[ENDOFTEXT, "Hello", "palace", "tokenizer"]))
 def test_encodes_like_the_reference(nb, text):
-    """Encodes texts of known and unknown words and `<|endoftext|>` to the reference's ids."""
+    """Encodes random texts of known and unknown words and `<|endoftext|>` to the reference's ids."""
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB_V2}, texts=[text])
     [got], expected = data["encoded"], outcome(REFERENCE.encode, text)
     expect(same(got, expected), f"{component.display}.encode({text!r}) gave {shown(got)}; expected {shown(expected)}. {HINT}")
@@ -59,7 +68,7 @@ def test_unknown_word_becomes_unk(nb, word):
 
 @given(ids=id_lists(VOCAB_V2))
 def test_decodes_like_the_reference(nb, ids):
-    """Decodes drawn ids (special tokens included) to the reference's text."""
+    """Decodes random ids (special tokens included) to the reference's text."""
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB_V2}, ids=[ids])
     [got] = data["decoded"]
     readings = {REFERENCE.decode(ids), SimpleTokenizerV1(VOCAB_V2).decode(ids)}

@@ -26,7 +26,7 @@ def _counts(nb, token_ids):
 
 @given(token_ids=st.lists(st.integers(0, 20), max_size=40))
 def test_counts_like_a_counter(nb, token_ids):
-    """Counts every id of a drawn list of ids, as collections.Counter does."""
+    """Counts every id of a random list of ids, as collections.Counter does."""
     component, got = _counts(nb, token_ids)
     expected = dict(Counter(token_ids))
     expect(got == expected, f"{component.display}({token_ids}) gave {got}; expected {expected}.")
