@@ -1,0 +1,120 @@
+"""Kernel-side probes for assignment 3 (chapter 4): generation with the student's own GPTModel.
+
+Called as "a3.<name>". They run next to the student's code, import only torch (inside the
+functions), and use the student's classes and functions found through `req.resolve_own`.
+"""
+
+GENERATORS = ("generate_text_simple", "generate_text_simple_cached")
+CONFIG_KEYS = ("emb_dim", "n_layers", "n_heads")
+
+
+def _build_model(req, torch):
+    """The student's GPTModel(cfg=...) under torch.manual_seed(seed), with the sent weights if any, in eval mode."""
+    p = req.payload
+    cls = req.resolve_own("GPTModel")
+    torch.manual_seed(p.get("seed", 0))
+    model = cls(cfg=dict(p["cfg"]))
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"GPTModel(cfg) built a {type(model).__name__}, not a torch.nn.Module")
+    if p.get("state_dict") is not None:
+        state = req.decode(p["state_dict"])
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        buffers = {name for name, _ in model.named_buffers()}
+        if [m for m in missing if m not in buffers] or unexpected:
+            raise ValueError(f"the weights do not fit GPTModel: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def _greedy(model, idx, max_new_tokens, context_size, *, crop="last", position=-1):
+    """The book's generate_text_simple loop (section 4.7); `crop`/`position` give the usual mistakes."""
+    import torch
+
+    for _ in range(max_new_tokens):
+        idx_cond = idx[:, -context_size:] if crop == "last" else idx[:, :context_size]
+        with torch.no_grad():
+            logits = model(idx_cond)[:, position, :]
+        idx_next = torch.argmax(torch.softmax(logits, dim=-1), dim=-1, keepdim=True)
+        idx = torch.cat((idx, idx_next), dim=1)
+    return idx
+
+
+def probe_greedy(req):
+    """Greedy ids from the student's GPTModel with the book's loop (not the student's function).
+
+    payload: cfg, seed, state_dict (optional, tensors by the student's names), idx (tensor),
+    max_new_tokens, context_size.
+    """
+    import torch
+
+    p = req.payload
+    model = _build_model(req, torch)
+    idx = req.decode(p["idx"])
+    return {"ids": _greedy(model, idx, p["max_new_tokens"], p["context_size"])}
+
+
+def probe_generate(req):
+    """The student's generation function on their own GPTModel, next to the book's loop on the same model.
+
+    payload: fn (generate_text_simple or generate_text_simple_cached), cfg, seed, state_dict
+    (optional), idx (tensor), max_new_tokens, context_size (None: not passed).
+    Returns ids (theirs), book (the book's loop), and the ids two common mistakes would give:
+    first_tokens (cropping to the first context_size tokens), first_position (logits[:, 0, :]).
+    """
+    import torch
+
+    p = req.payload
+    if p["fn"] not in GENERATORS:
+        raise ValueError(f"unknown generation function {p['fn']!r}")
+    generate = req.resolve_own(p["fn"])
+    model = _build_model(req, torch)
+    idx, n, size = req.decode(p["idx"]), p["max_new_tokens"], p["context_size"]
+    context = size or p["cfg"]["context_length"]
+    expected = {"book": _greedy(model, idx, n, context),
+                "first_tokens": _greedy(model, idx, n, context, crop="first"),
+                "first_position": _greedy(model, idx, n, context, position=0)}
+    kwargs = {"model": model, "idx": idx.clone(), "max_new_tokens": n}
+    if size is not None:
+        kwargs["context_size"] = size
+    with torch.no_grad():
+        ids = generate(**kwargs)
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{p['fn']} returned a {type(ids).__name__}, not a tensor of token ids")
+    return {"ids": ids, **expected}
+
+
+def _looks_like_config(value):
+    return isinstance(value, dict) and all(isinstance(value.get(k), int) and not isinstance(value.get(k), bool)
+                                           for k in CONFIG_KEYS)
+
+
+def probe_gpt_configs(req):
+    """GPT configurations in the notebook's globals (exercise 4.1): dicts with emb_dim, n_layers, n_heads.
+
+    Looks at public globals and one level into dicts of dicts (e.g. {"gpt2-medium": {...}}).
+    """
+    found = []
+    for name, value in list(req.namespace.items()):
+        if name.startswith("_") or not isinstance(value, dict):
+            continue
+        if _looks_like_config(value):
+            found.append({"where": name, "cfg": _plain(value)})
+            continue
+        for key, inner in list(value.items())[:50]:
+            if _looks_like_config(inner):
+                found.append({"where": f"{name}[{key!r}]", "cfg": _plain(inner)})
+    return {"configs": found[:50]}
+
+
+def _plain(cfg):
+    """JSON-safe copy of a config's scalar entries."""
+    return {str(k): v for k, v in cfg.items() if v is None or isinstance(v, (bool, int, float, str))}
+
+
+def probe_meta_parameter_count(req):
+    """Parameters of the student's GPTModel(cfg) built on the meta device (no memory used)."""
+    import torch
+
+    cls = req.resolve_own("GPTModel")
+    with torch.device("meta"):
+        model = cls(cfg=dict(req.payload["cfg"]))
+    return {"count": sum(p.numel() for p in model.parameters())}
