@@ -1,23 +1,41 @@
 """`grade PATH... --out DIR`: grade every submission under the paths and write their reports."""
 
 import argparse
+import hashlib
 import json
+import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 from grader import __version__
-from grader.grade import GradeOptions, grade_isolated
-from grader.load import discover
+from grader.grade import FORMATS, GradeOptions, grade_isolated, report_dir
+from grader.load import Submission, discover
+from grader.render import write_gradebook
+from grader.rubric import RubricError, load_overrides
 
 EPILOG = """\
 examples:
-  grade submissions/                      every submission under submissions/
-  grade assignments/a2/ada/ --out out/    one student's folder
-  grade path/to/assignment3.ipynb         one notebook
+  grade submissions/                         every submission under submissions/
+  grade assignments/a2/ada/ --out out/       one student's folder
+  grade path/to/assignment3.ipynb            one notebook
+  grade submissions/ -j 2 --only a3          the a3 submissions, two at a time
+  grade submissions/ --overrides overrides.toml --force
 
-Each submission gets <out>/<assignment>/<student>/report.json and report.md.
-Exit status is 0 whenever grading ran, whatever the scores.
+Each submission gets <out>/<assignment>/<student>/report.json (and report.md, report.html);
+<out>/gradebook.csv has a row per student and assignment. An unchanged submission is not
+graded again (its report is reused) unless --force. Exit status is 0 whenever grading ran,
+whatever the scores.
+
+overrides.toml, one table per instructor decision:
+  [[override]]
+  student = "ada"
+  assignment = "a2"
+  category = "Understanding"
+  points = 22
+  reason = "README answers all three questions well"
 """
 
 
@@ -26,37 +44,99 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="submission folders, notebooks, or folders of them")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                        help="submissions graded at once, each in its own kernel (default: half the CPUs)")
     parser.add_argument("--only", help="grade only this assignment, e.g. a3")
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per notebook in all (default 600)")
     parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
                         help="device for training checks (default auto: CUDA when available)")
+    parser.add_argument("--format", default="md,html,json",
+                        help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
+    parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
+    parser.add_argument("--force", action="store_true", help="grade again even if a submission is unchanged")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    unknown = set(args.formats) - set(FORMATS)
+    if unknown:
+        parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    return args
 
 
-def summary_line(folder: Path) -> str:
-    report = json.loads((folder / "report.json").read_text())
+def fingerprint(submission: Submission, options: GradeOptions) -> str:
+    """Changes when the submission's files, the grader or the grading options change."""
+    digest = hashlib.sha256(f"{__version__}\n{json.dumps(asdict(options), sort_keys=True, default=str)}".encode())
+    digest.update(json.dumps(options.overrides_for(submission), default=str).encode())
+    for path in sorted(p for p in submission.folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(submission.folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool) -> tuple[Path, bool]:
+    """(report folder, whether an earlier identical result was reused)."""
+    folder = report_dir(out, submission)
+    key = fingerprint(submission, options)
+    stamp = folder / "fingerprint.txt"
+    wanted = {"md": "report.md", "html": "report.html", "gradescope": "results.json", "json": "report.json"}
+    fresh = stamp.exists() and stamp.read_text() == key and all((folder / wanted[f]).exists() for f in options.formats)
+    if fresh and not force:
+        return folder, True
+    folder = grade_isolated(submission, out, options, timeout=options.budget + 300)
+    stamp.write_text(key)
+    return folder, False
+
+
+class Progress:
+    """One updating status line on a terminal; plain lines otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.done, self.stream = total, 0, stream
+        self.tty = stream.isatty()
+        self.lock = threading.Lock()
+
+    def finished(self, line: str) -> None:
+        with self.lock:
+            self.done += 1
+            prefix = f"[{self.done}/{self.total}] "
+            if self.tty:
+                self.stream.write("\r\033[K")
+            print(prefix + line, file=self.stream, flush=True)
+
+
+def summary_row(report: dict, reused: bool) -> str:
     label = f"{report['assignment'] or '?'}{'-' + report['option'] if report['option'] else ''}/{report['student']}"
     failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
     note = report["problems"][0] if report["problems"] else f"{failed} check(s) failed" if failed else "all checks passed"
-    return f"{label:<36} {report['score']:>6g} / {report['max_score']:<4g} {note}"
+    return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{' (reused)' if reused else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        overrides = load_overrides(args.overrides) if args.overrides else ()
+    except (OSError, RubricError) as err:
+        print(f"grade: cannot use the overrides file: {err}", file=sys.stderr)
+        return 2
     submissions = [s for s in discover(args.paths) if not args.only or s.assignment == args.only]
     if not submissions:
         print(f"no submissions found under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 1
-    options = GradeOptions(cell_timeout=args.cell_timeout, budget=args.budget, device=args.device)
-    timeout = args.budget + 300  # the notebook's budget plus kernel starts and checks
+    options = GradeOptions(cell_timeout=args.cell_timeout, budget=args.budget, device=args.device,
+                           formats=args.formats, overrides=overrides)
+    progress = Progress(len(submissions))
+
+    def one(submission: Submission) -> tuple[dict, bool]:
+        folder, reused = grade_cached(submission, args.out, options, force=args.force)
+        report = json.loads((folder / "report.json").read_text())
+        progress.finished(summary_row(report, reused))
+        return report, reused
+
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        folders = pool.map(lambda s: grade_isolated(s, args.out, options, timeout=timeout), submissions)
-        for folder in folders:
-            print(summary_line(folder), flush=True)
-    print(f"reports in {args.out}/")
+        results = list(pool.map(one, submissions))
+    write_gradebook([report for report, _ in results], args.out / "gradebook.csv")
+    print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
+    print(f"\n{len(results)} submission(s); reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
     return 0
 
 

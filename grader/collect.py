@@ -38,6 +38,7 @@ class Collector:
         self.results: dict[str, CheckResult] = {}
         self.meta: dict[str, tuple[str, str | None, str | None]] = {}
         self.execution = None
+        self.plots: list = []  # grader.report.Plot, added by checks through the `nb` fixture
         self.collection_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

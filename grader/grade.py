@@ -14,13 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from grader import evidence
 from grader.collect import Collector
 from grader.load import Submission, load_notebook
-from grader.render import render_markdown
+from grader.render import gradescope_results, render_html, render_markdown
 from grader.report import Report, environment, write_json
 from grader.rubric import load_rubric
-from grader.score import score
+from grader.score import Override, score
 
+
+
+FORMATS = ("md", "html", "json", "gradescope")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,13 @@ class GradeOptions:
     budget: float = 600.0
     device: str = "auto"
     seed: int = 0
+    formats: tuple = ("md", "html", "json")
+    overrides: tuple = ()  # (assignment, option, student, category, points, reason) rows
+
+    def overrides_for(self, submission: Submission) -> tuple[Override, ...]:
+        return tuple(Override(category, points, reason) for assignment, option, student, category, points, reason
+                     in self.overrides if (assignment, option, student) ==
+                     (submission.assignment, submission.option, submission.student))
 
 
 def suite_dir(assignment: str, option: str | None = None) -> Path:
@@ -53,8 +64,8 @@ def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
 
 def _problem_report(submission: Submission, problems: list[str], options: GradeOptions, started: float) -> Report:
     rubric = load_rubric(submission.assignment, submission.option) if submission.assignment else None
-    scored = score(rubric, []) if rubric else None
-    return Report(submission.student, submission.assignment, submission.option, 0.0,
+    scored = score(rubric, [], {}, options.overrides_for(submission)) if rubric else None
+    return Report(submission.student, submission.assignment, submission.option, scored.score if scored else 0.0,
                   rubric.max_score if rubric else 0.0, scored.categories if scored else (), (),
                   duration_s=round(time.monotonic() - started, 2),
                   environment=environment(options.device, options.seed), problems=tuple(problems),
@@ -72,14 +83,45 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
     collector = Collector()
     pytest.main(_pytest_args(submission, options), plugins=[collector])
     rubric = load_rubric(submission.assignment, submission.option)
-    scored = score(rubric, collector.checks())
     execution = collector.execution
+    signals = gather_signals(rubric, submission, loaded.notebook, execution)
+    scored = score(rubric, collector.checks(), signals, options.overrides_for(submission))
     problems = [f"a check module failed to load (a grader bug; please report it): {e}" for e in collector.collection_errors]
     return Report(submission.student, submission.assignment, submission.option, scored.score, rubric.max_score,
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
                   environment=environment(options.device, options.seed), problems=tuple(problems),
-                  warnings=submission.warnings + _cell_warnings(execution))
+                  warnings=submission.warnings + _cell_warnings(execution), plots=tuple(collector.plots))
+
+
+def read_readme(folder: Path) -> str | None:
+    """The submission's README.md (any capitalisation), or None."""
+    for path in sorted(folder.glob("*")):
+        if path.is_file() and path.name.lower() == "readme.md":
+            return path.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+def gather_signals(rubric, submission: Submission, notebook, execution) -> dict[str, evidence.Signal]:
+    """The evidence for every rubric item of kind "signal" or "readme", keyed by item id."""
+    readme = read_readme(submission.folder)
+    measure = {
+        "runs_clean": lambda item: evidence.runs_clean(execution),
+        "execution_order": lambda item: evidence.execution_order(notebook),
+        "lint": lambda item: evidence.lint(submission.notebook),
+        "docstrings": lambda item: evidence.docstrings(notebook, list(rubric.components), evidence.grader_names(notebook)),
+        "cell_size": lambda item: evidence.cell_size(notebook),
+        "plots": lambda item: evidence.plots(notebook, item.minimum),
+        "training_evidence": lambda item: evidence.training_evidence(notebook),
+    }
+    signals = {}
+    for category in rubric.categories:
+        for item in category.items:
+            if item.kind == "signal":
+                signals[item.id] = measure[item.signal](item)
+            elif item.kind == "readme":
+                signals[item.id] = evidence.readme_answers(readme, item.terms, item.min_terms)
+    return signals
 
 
 def _cell_warnings(execution) -> tuple[str, ...]:
@@ -97,10 +139,16 @@ def _cell_warnings(execution) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def write_reports(report: Report, folder: Path) -> None:
+def write_reports(report: Report, folder: Path, formats: tuple[str, ...] = FORMATS) -> None:
+    """report.json always (the contract, and what a regrade reuses); the others as asked."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json(report, folder / "report.json")
-    (folder / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    if "md" in formats:
+        (folder / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    if "html" in formats:
+        (folder / "report.html").write_text(render_html(report), encoding="utf-8")
+    if "gradescope" in formats:
+        (folder / "results.json").write_text(json.dumps(gradescope_results(report), indent=2), encoding="utf-8")
 
 
 def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float) -> Path:
@@ -120,7 +168,7 @@ def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, 
     if returncode != 0 or not (folder / "report.json").exists():
         why = f"the grader stopped after {timeout:.0f} s" if returncode == "timeout" else f"the grader crashed (exit {returncode})"
         report = _problem_report(submission, [f"{why} while grading this submission; see grader.log"], options, time.monotonic())
-        write_reports(report, folder)
+        write_reports(report, folder, options.formats)
     return folder
 
 
@@ -130,8 +178,8 @@ def _main(request_path: str, folder: str) -> int:
     submission = Submission(**{**fields, "folder": Path(fields["folder"]),
                                "notebook": Path(fields["notebook"]) if fields["notebook"] else None,
                                "warnings": tuple(fields["warnings"])})
-    report = grade_submission(submission, GradeOptions(**request["options"]))
-    write_reports(report, Path(folder))
+    options = GradeOptions(**{**request["options"], "formats": tuple(request["options"]["formats"])})
+    write_reports(grade_submission(submission, options), Path(folder), options.formats)
     return 0
 
 

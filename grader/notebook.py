@@ -17,6 +17,7 @@ from grader.compare import WeightMapping, map_weights
 from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed
 from grader.execute import ExecutionResult, KernelSession
 from grader.probe import Probe
+from grader.report import Plot
 
 PROBE_TIMEOUT = 30.0
 GPT2_TOKENIZER = {"$gpt2": True}  # a payload value that kernel_side turns into GPT-2's tokenizer
@@ -67,6 +68,16 @@ class Notebook:
         self.probe = Probe(session)
         self._components: dict[str, Component | None] = {}
         self._shapes: dict[str, list] = {}
+        self.plots: list[Plot] = []  # figures checks add for the HTML report
+
+    def plot_lines(self, title: str, series: dict[str, Sequence[float]]) -> None:
+        """Add a line chart (e.g. the student's smoke-test losses beside the reference's) to the report."""
+        self.plots.append(Plot(title, "lines", {k: [float(v) for v in vals] for k, vals in series.items()}))
+
+    def plot_matrix(self, title: str, matrix, labels: Sequence[str] = ()) -> None:
+        """Add a heat map (e.g. the student's attention weights) to the report."""
+        rows = tuple(tuple(float(v) for v in row) for row in torch.as_tensor(matrix).tolist())
+        self.plots.append(Plot(title, "matrix", matrix=rows, labels=tuple(labels)))
 
     # ------------------------------------------------------------- finding components
 

@@ -13,6 +13,17 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Plot:
+    """Data for a figure in the HTML report: line series (e.g. losses) or a matrix (attention weights)."""
+
+    title: str
+    kind: str  # "lines" or "matrix"
+    series: dict = dataclasses.field(default_factory=dict)  # lines: label -> list of y values
+    matrix: tuple = ()  # rows of values in [0, 1]
+    labels: tuple = ()  # matrix row/column labels
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the grader found about one submission; `problems` explain a score of 0."""
 
@@ -28,6 +39,7 @@ class Report:
     environment: dict = dataclasses.field(default_factory=dict)
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    plots: tuple[Plot, ...] = ()
     grader_version: str = __version__
     schema_version: int = SCHEMA_VERSION
 

@@ -7,7 +7,14 @@ suite folder). Item kinds:
 - `checks`: points shared by its checks by pass rate (skips don't count; all skipped gives 0).
 - `exercises`: course exercises; each is attempted when one of its checks ran (was not
   skipped) and earns its pass rate; the item awards the best `required` credits.
-- `manual`: scored by a person (or a later stage); provisional, 0 until then.
+- `signal`: a measured share in [0, 1] of its points (grader.evidence): `signal` names it
+  (runs_clean, execution_order, lint, docstrings, cell_size, plots, training_evidence);
+  `minimum` is the plot count that earns full points.
+- `readme`: the README's answer to a question, found by key `terms` (`a|b` lists
+  spellings), full points at `min_terms`; provisional, for a person to confirm.
+- `manual`: scored by a person; provisional, 0 until an override sets it.
+
+Top-level `components` lists the required components' book names (for docstring checks).
 """
 
 import tomllib
@@ -15,7 +22,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-ITEM_KINDS = ("checks", "exercises", "manual")
+ITEM_KINDS = ("checks", "exercises", "signal", "readme", "manual")
+SIGNALS = ("runs_clean", "execution_order", "lint", "docstrings", "cell_size", "plots", "training_evidence")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,10 @@ class Item:
     checks: tuple[str, ...] = ()
     exercises: tuple[Exercise, ...] = ()
     required: int = 0
+    signal: str = ""
+    minimum: int = 1
+    terms: tuple[str, ...] = ()
+    min_terms: int = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class Rubric:
     assignment: str
     title: str
     categories: tuple[Category, ...]
+    components: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -65,13 +78,17 @@ def _only(table: dict, allowed: set[str], where: str) -> dict:
 
 
 def _item(table: dict, where: str) -> Item:
-    _only(table, {"id", "title", "points", "kind", "checks", "exercises", "required"}, where)
+    _only(table, {"id", "title", "points", "kind", "checks", "exercises", "required", "signal", "minimum",
+                  "terms", "min_terms"}, where)
     kind = table.get("kind", "checks")
     if kind not in ITEM_KINDS:
         raise RubricError(f"{where}: kind {kind!r} is not one of {ITEM_KINDS}")
+    if kind == "signal" and table.get("signal") not in SIGNALS:
+        raise RubricError(f"{where}: signal {table.get('signal')!r} is not one of {SIGNALS}")
     exercises = tuple(Exercise(name, tuple(patterns)) for name, patterns in table.get("exercises", {}).items())
     return Item(table["id"], table.get("title", table["id"]), float(table["points"]), kind,
-                tuple(table.get("checks", ())), exercises, int(table.get("required", 0)))
+                tuple(table.get("checks", ())), exercises, int(table.get("required", 0)), table.get("signal", ""),
+                int(table.get("minimum", 1)), tuple(table.get("terms", ())), int(table.get("min_terms", 1)))
 
 
 def _category(table: dict, where: str) -> Category:
@@ -85,9 +102,10 @@ def _category(table: dict, where: str) -> Category:
 
 def parse_rubric(text: str, source: str = "rubric") -> Rubric:
     """A Rubric from TOML text; unknown keys and inconsistent points are errors."""
-    data = _only(tomllib.loads(text), {"assignment", "title", "categories"}, source)
+    data = _only(tomllib.loads(text), {"assignment", "title", "categories", "components"}, source)
     categories = tuple(_category(t, f"{source} category {t.get('name', i)}") for i, t in enumerate(data["categories"]))
-    return Rubric(data["assignment"], data.get("title", data["assignment"]), categories)
+    return Rubric(data["assignment"], data.get("title", data["assignment"]), categories,
+                  tuple(data.get("components", ())))
 
 
 def rubric_dir() -> Path:
@@ -102,3 +120,22 @@ def load_rubric(assignment: str, option: str | None = None) -> Rubric:
     if not path.exists():
         raise RubricError(f"no rubric for {name}: {path} is missing")
     return parse_rubric(path.read_text(encoding="utf-8"), source=path.name)
+
+
+OVERRIDE_KEYS = {"student", "assignment", "option", "category", "points", "reason"}
+
+
+def load_overrides(path: Path) -> tuple[tuple, ...]:
+    """Instructor overrides from TOML: `[[override]]` tables with student, assignment, (option),
+    category, points and a reason; returned as (assignment, option, student, category, points, reason)."""
+    data = _only(tomllib.loads(Path(path).read_text(encoding="utf-8")), {"override"}, str(path))
+    rows = []
+    for i, row in enumerate(data.get("override", [])):
+        where = f"{path} override {i + 1}"
+        _only(row, OVERRIDE_KEYS, where)
+        missing = OVERRIDE_KEYS - {"option"} - set(row)
+        if missing:
+            raise RubricError(f"{where}: missing {sorted(missing)} (every override needs a reason)")
+        rows.append((row["assignment"], row.get("option"), row["student"], row["category"],
+                     float(row["points"]), row["reason"]))
+    return tuple(rows)

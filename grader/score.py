@@ -24,12 +24,34 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ItemScore:
+    """One rubric item's points and the evidence behind them."""
+
+    id: str
+    title: str
+    score: float
+    max_score: float
+    evidence: str = ""
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
 class CategoryScore:
     name: str
     score: float
     max_score: float
     provisional: bool = False
     note: str = ""
+    items: tuple[ItemScore, ...] = ()
+
+
+@dataclass(frozen=True)
+class Override:
+    """An instructor's points for one category of one submission, with the reason."""
+
+    category: str
+    points: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -72,33 +94,62 @@ def _score_exercises(item: Item, checks, taken):
     return awarded, note
 
 
-def score(rubric: Rubric, checks: list[CheckResult]) -> Scored:
-    """Category scores and per-check points; checks no rubric item names are informational (0 points)."""
+def _item_score(item: Item, checks, taken, signals) -> tuple[ItemScore, dict]:
+    """(the item's score, per-check (points, max)) for one rubric item."""
+    if item.kind == "manual":
+        return ItemScore(item.id, item.title, 0.0, item.points, "awaits review", True), {}
+    if item.kind in ("signal", "readme"):
+        signal = signals.get(item.id)
+        if signal is None:
+            return ItemScore(item.id, item.title, 0.0, item.points, "not measured", item.kind == "readme"), {}
+        return ItemScore(item.id, item.title, round(item.points * signal.value, 2), item.points, signal.evidence,
+                         item.kind == "readme"), {}
+    if item.kind == "exercises":
+        points, note = _score_exercises(item, checks, taken)
+    else:
+        mine = _matching(item.checks, checks, taken)
+        taken.update(c.id for c in mine)
+        points = _share(mine, item.points)
+        ran = [c for c in mine if c.status != "skip"]
+        note = f"{sum(c.status == 'pass' for c in ran)} of {len(ran)} checks passed" if ran else "no check ran"
+    total = round(sum(p for p, _ in points.values()), 2)
+    return ItemScore(item.id, item.title, total, item.points, note), points
+
+
+def score(rubric: Rubric, checks: list[CheckResult], signals: dict | None = None,
+          overrides: tuple[Override, ...] = ()) -> Scored:
+    """Category scores and per-check points; checks no rubric item names are informational (0 points).
+
+    `signals` maps rubric item ids of kind "signal"/"readme" to grader.evidence.Signal;
+    `overrides` replace a category's points with an instructor's, reason shown.
+    """
     taken: set[str] = set()
     awarded: dict[str, tuple[float, float]] = {}
     category_of: dict[str, str] = {}
+    by_name = {o.category: o for o in overrides}
     categories = []
     for category in rubric.categories:
-        total, provisional, notes = 0.0, False, []
+        items = []
         for item in category.items:
-            if item.kind == "manual":
-                provisional = True
-                notes.append(f"{item.title}: awaits review")
-                continue
-            if item.kind == "exercises":
-                points, note = _score_exercises(item, checks, taken)
-                notes.append(note)
-            else:
-                mine = _matching(item.checks, checks, taken)
-                taken.update(c.id for c in mine)
-                points = _share(mine, item.points)
+            item_score, points = _item_score(item, checks, taken, signals or {})
+            items.append(item_score)
             awarded.update(points)
             category_of.update({cid: category.name for cid in points})
-            total += sum(p for p, _ in points.values())
-        categories.append(CategoryScore(category.name, round(total, 2), category.points, provisional, "; ".join(notes)))
+        categories.append(_category_score(category, tuple(items), by_name.get(category.name)))
     results = tuple(
         replace(c, category=category_of.get(c.id), points=round(awarded.get(c.id, (0.0, 0.0))[0], 3),
                 max_points=round(awarded.get(c.id, (0.0, 0.0))[1], 3))
         for c in checks
     )
     return Scored(tuple(categories), results)
+
+
+def _category_score(category, items: tuple[ItemScore, ...], override: Override | None) -> CategoryScore:
+    total = round(sum(i.score for i in items), 2)
+    provisional = any(i.provisional for i in items)
+    note = "; ".join(f"{i.title}: {i.evidence}" for i in items if i.evidence and i.provisional)
+    if override is None:
+        return CategoryScore(category.name, total, category.points, provisional, note, items)
+    points = min(max(override.points, 0.0), category.points)
+    return CategoryScore(category.name, points, category.points, False,
+                         f"set by instructor ({override.reason}); automatic score was {total:g}", items)

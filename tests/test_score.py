@@ -75,7 +75,7 @@ def test_unattempted_exercises_are_skipped_and_the_best_required_count():
                      ("test_ex.py::test_pad_b", "fail"), ("test_ex.py::test_freq", "skip"))
     completeness = _category(scored, "Completeness")
     assert completeness.score == 7.5  # 5 for 2.1 + 2.5 for half of 2.2
-    assert "2.1, 2.2 (2 of 2 required)" in completeness.note
+    assert "2.1, 2.2 (2 of 2 required)" in completeness.items[0].evidence
 
 
 def test_one_exercise_attempted_earns_half():
@@ -105,3 +105,57 @@ def test_unknown_rubric_keys_are_rejected():
 def test_items_must_add_up_to_the_category():
     with pytest.raises(RubricError, match="add up to 35.0"):
         parse_rubric(RUBRIC.replace("points = 30", "points = 25"))
+
+
+SIGNAL_RUBRIC = """
+assignment = "a9"
+components = ["GPTModel"]
+[[categories]]
+name = "Code Quality"
+points = 10
+  [[categories.items]]
+  id = "lint"
+  kind = "signal"
+  signal = "lint"
+  points = 10
+[[categories]]
+name = "Understanding"
+points = 5
+  [[categories.items]]
+  id = "why-mask"
+  kind = "readme"
+  terms = ["causal", "future|later tokens"]
+  min_terms = 2
+  points = 5
+"""
+
+
+def test_signals_earn_their_share_of_points():
+    from grader.evidence import Signal
+
+    signals = {"lint": Signal("lint", 0.8, "ruff found 2 problems"), "why-mask": Signal("readme", 0.5, "mentions causal")}
+    scored = score(parse_rubric(SIGNAL_RUBRIC), [], signals)
+    quality, understanding = scored.categories
+    assert (quality.score, quality.provisional, quality.items[0].evidence) == (8.0, False, "ruff found 2 problems")
+    assert (understanding.score, understanding.provisional) == (2.5, True)
+
+
+def test_an_override_replaces_a_category_and_says_so():
+    from grader.score import Override
+
+    scored = score(parse_rubric(RUBRIC), [], overrides=(Override("Understanding", 20, "strong README"),))
+    understanding = _category(scored, "Understanding")
+    assert (understanding.score, understanding.provisional) == (20, False)
+    assert "strong README" in understanding.note and "automatic score was 0" in understanding.note
+
+
+def test_an_override_is_clamped_to_the_category():
+    from grader.score import Override
+
+    scored = score(parse_rubric(RUBRIC), [], overrides=(Override("Completeness", 99, "typo"),))
+    assert _category(scored, "Completeness").score == 10
+
+
+def test_unknown_signals_are_rejected():
+    with pytest.raises(RubricError, match="signal 'vibes'"):
+        parse_rubric(SIGNAL_RUBRIC.replace('signal = "lint"', 'signal = "vibes"'))
