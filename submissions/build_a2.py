@@ -48,6 +48,7 @@ import torch
 import torch.nn as nn
 
 torch.set_printoptions(precision=4, sci_mode=False)
+plt.rcParams["figure.dpi"] = 60  # small inline figures keep the notebook light
 print("torch", torch.__version__)"""),
     ("md", """\
 ## 3.3 Attention without trainable weights

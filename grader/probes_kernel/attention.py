@@ -71,7 +71,9 @@ def probe_global_tensors(req):
     for name in req.payload["names"]:
         try:
             value, _ = req.resolve(name)
-        except Exception:  # kernel_side's ProbeError("missing"): not defined
+        except Exception as err:  # kernel_side's ProbeError of kind "missing": the name is not defined
+            if getattr(err, "kind", None) != "missing":
+                raise
             value = None
         found[name] = value.detach().clone() if isinstance(value, torch.Tensor) else None
     return {"tensors": found}

@@ -10,9 +10,9 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-import reference.ch03 as ch03
 from grader.checks import expect, expect_close
 from grader.compare import compare_tensors
+from reference import ch03
 
 # "Your journey starts with one step": the book's 6 x 3 toy input (section 3.3).
 TOY_INPUTS = torch.tensor([[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64],
@@ -187,7 +187,7 @@ def check_seeded_book_output(nb, name: str, *, init: dict, seed: int, inputs: to
     expect(theirs != ours,
            f"{component.display} built under torch.manual_seed({seed}) creates its weights in the book's order "
            f"and shapes, so on the book's toy input it should print the book's numbers (section {section}), "
-           f"but it does not: {result.describe('the output')}. {both}")
+           f"but it does not (largest difference {result.max_abs:.3g}, at index {list(result.worst_index)}). {both}")
     pytest.skip(f"informational: {component.display} creates its weights in a different order or layout than the "
                 f"book (yours: {theirs}, the book's: {ours}), so seeded numbers differ; {both}")
 
@@ -206,7 +206,7 @@ def check_matches_reference(nb, name: str, *, init: dict, reference: torch.nn.Mo
 
 
 def check_identical_tokens(nb, name: str, *, init: dict, token: torch.Tensor, tokens: int, width: int,
-                           section: str) -> None:
+                           section: str, seed: int) -> None:
     """`tokens` copies of one token (shape (..., 1, d_in)) give that token's one-token output at every position."""
     many_x = token.repeat_interleave(tokens, dim=-2)
     (many, one), _ = forward_runs(nb, name, [{"init": init, "inputs": [many_x]}, {"init": init, "inputs": [token]}])
@@ -214,7 +214,7 @@ def check_identical_tokens(nb, name: str, *, init: dict, token: torch.Tensor, to
     expect(tuple(many.shape) == want, f"{display} with {init}: output shape {tuple(many.shape)} for inputs of shape "
                                       f"{tuple(many_x.shape)}; expected {want} (section {section})")
     expect_same(many, one.expand_as(many), what=f"{display} with {init}: outputs for {tokens} copies of one token "
-                                               f"against its one-token output",
+                                               f"(seed {seed}) against its one-token output",
                 hint="Equal tokens get equal scores, so every output should be that token's own output: "
                      f"do each query's attention weights sum to 1? (section {section})")
 
@@ -241,7 +241,7 @@ def check_causal(nb, name: str, *, init: dict, x: torch.Tensor, position: int, s
     tokens = x.shape[-2]
     expect_same(after[..., : position + 1, :], before[..., : position + 1, :],
                 what=f"{nb.require(name).display} with {init}: outputs of tokens 0..{position} before and after "
-                     f"changing tokens {position + 1}..{tokens - 1} of {tokens}",
+                     f"changing tokens {position + 1}..{tokens - 1} of {tokens} (inputs seed {seed})",
                 hint="A token may only attend to itself and earlier tokens: mask the scores above the diagonal "
                      f"with -inf before the softmax (section {section})")
 

@@ -15,9 +15,18 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch03 import CausalAttention
-from student_tests.a2.support import (TOY_INPUTS, attention_sizes, check_causal, check_dropout_off_in_eval,
-                                      check_dropout_on_in_training, check_identical_tokens, check_matches_reference,
-                                      check_qkv_bias, check_seeded_book_output, check_softmax_rows)
+from student_tests.a2.support import (
+    TOY_INPUTS,
+    attention_sizes,
+    check_causal,
+    check_dropout_off_in_eval,
+    check_dropout_on_in_training,
+    check_identical_tokens,
+    check_matches_reference,
+    check_qkv_bias,
+    check_seeded_book_output,
+    check_softmax_rows,
+)
 
 pytestmark = pytest.mark.check(component="CausalAttention", section="3.5")
 NAME, SECTION, CONTEXT = "CausalAttention", "3.5", 8
@@ -79,7 +88,7 @@ def test_identical_tokens_give_the_single_token_output(nb, sizes, seed):
     d_in, d_out, tokens = sizes
     token = torch.rand(2, 1, d_in, generator=torch.Generator().manual_seed(seed))
     check_identical_tokens(nb, NAME, init=_init(d_in, d_out), token=token, tokens=tokens, width=d_out,
-                           section="3.5.2")
+                           section="3.5.2", seed=seed)
 
 
 def test_softmax_normalises_each_querys_row(nb):
@@ -106,7 +115,7 @@ def test_qkv_bias_adds_the_projection_biases(nb):
 
 
 def test_seeded_output_matches_the_book(nb):
-    """Under torch.manual_seed(123), CausalAttention(3, 2, 6, 0.0) on the stacked toy batch prints the book's numbers."""
+    """With torch.manual_seed(123), CausalAttention(3, 2, 6, 0.0) prints the book's numbers on the toy batch."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0}
     check_seeded_book_output(nb, NAME, init=init, seed=123, inputs=torch.stack([TOY_INPUTS, TOY_INPUTS]),
                              book=BOOK_SEED_123, reference=CausalAttention(**init), section="3.5.3")

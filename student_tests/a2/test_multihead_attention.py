@@ -16,10 +16,21 @@ from hypothesis import strategies as st
 
 from grader.checks import expect, expect_close
 from reference.ch03 import CausalAttention, MultiHeadAttention
-from student_tests.a2.support import (TOY_INPUTS, check_causal, check_dropout_off_in_eval,
-                                      check_dropout_on_in_training, check_identical_tokens, check_matches_reference,
-                                      check_qkv_bias, check_seeded_book_output, check_softmax_rows, forward_runs,
-                                      multihead_inits, parameter_count)
+from student_tests.a2.support import (
+    TOY_INPUTS,
+    check_causal,
+    check_dropout_off_in_eval,
+    check_dropout_on_in_training,
+    check_identical_tokens,
+    check_matches_reference,
+    check_qkv_bias,
+    check_seeded_book_output,
+    check_softmax_rows,
+    diagnose,
+    forward_runs,
+    multihead_inits,
+    parameter_count,
+)
 
 pytestmark = pytest.mark.check(component="MultiHeadAttention", section="3.6.2")
 NAME, SECTION = "MultiHeadAttention", "3.6.2"
@@ -75,9 +86,11 @@ def test_one_head_is_causal_attention_with_an_output_projection(nb, config, seed
     single.load_state_dict({k: v for k, v in reference.state_dict().items() if k.startswith("W_") or k == "mask"})
     with torch.no_grad():
         expected = reference.out_proj(single(x))
-    expect_close(nb.forward(NAME, init=init, reference=reference, inputs=[x]), expected,
-                 what=f"{nb.require(NAME).display} with one head, {init}, on 2 x {tokens} tokens (seed {seed})",
-                 hint="One head is CausalAttention (section 3.5.3) followed by the out_proj Linear (section 3.6.2)")
+    output = nb.forward(NAME, init=init, reference=reference, inputs=[x])
+    expect_close(output, expected, what=f"{nb.require(NAME).display} with one head, {init}, on 2 x {tokens} tokens "
+                                        f"(seed {seed})",
+                 hint=diagnose(output, reference, [x]) or "One head is CausalAttention (section 3.5.3) followed by "
+                                                           "the out_proj Linear (section 3.6.2)")
 
 
 def test_has_the_books_parameter_count(nb):
@@ -122,7 +135,8 @@ def test_identical_tokens_give_the_single_token_output(nb, config, seed):
     """A run of identical tokens gives each of them the one-token output (masked weights still sum to 1)."""
     init, tokens = config
     token = torch.rand(2, 1, init["d_in"], generator=torch.Generator().manual_seed(seed))
-    check_identical_tokens(nb, NAME, init=init, token=token, tokens=tokens, width=init["d_out"], section="3.5.2")
+    check_identical_tokens(nb, NAME, init=init, token=token, tokens=tokens, width=init["d_out"], section="3.5.2",
+                           seed=seed)
 
 
 def test_softmax_normalises_each_querys_row(nb):
@@ -144,7 +158,7 @@ def test_dropout_acts_in_training_mode(nb):
 
 
 def test_seeded_output_matches_the_book(nb):
-    """Under torch.manual_seed(123), MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) on the toy batch prints the book's numbers."""
+    """With torch.manual_seed(123), MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) prints the book's numbers."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0, "num_heads": 2}
     check_seeded_book_output(nb, NAME, init=init, seed=123, inputs=torch.stack([TOY_INPUTS, TOY_INPUTS]),
                              book=BOOK_SEED_123, reference=MultiHeadAttention(**init), section=SECTION)

@@ -14,8 +14,13 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch03 import MultiHeadAttentionWrapper
-from student_tests.a2.support import (attention_sizes, check_causal, check_matches_reference, check_qkv_bias,
-                                      forward_runs)
+from student_tests.a2.support import (
+    attention_sizes,
+    check_causal,
+    check_matches_reference,
+    check_qkv_bias,
+    forward_runs,
+)
 
 pytestmark = pytest.mark.check(component="MultiHeadAttentionWrapper", section="3.6.1")
 NAME, SECTION, CONTEXT = "MultiHeadAttentionWrapper", "3.6.1", 8

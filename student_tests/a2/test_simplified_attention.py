@@ -9,7 +9,6 @@ Run: pytest student_tests/a2 --submission assignments/a2/<you>/
 """
 
 import pytest
-import torch
 
 from grader.checks import expect
 from grader.compare import compare_tensors
