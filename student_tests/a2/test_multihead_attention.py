@@ -14,7 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect, expect_close
+from grader.checks import expect
 from reference.ch03 import CausalAttention, MultiHeadAttention
 from student_tests.a2.support import (
     TOY_INPUTS,
@@ -26,7 +26,6 @@ from student_tests.a2.support import (
     check_qkv_bias,
     check_seeded_book_output,
     check_softmax_rows,
-    diagnose,
     forward_runs,
     multihead_inits,
     parameter_count,
@@ -86,11 +85,9 @@ def test_one_head_is_causal_attention_with_an_output_projection(nb, config, seed
     single.load_state_dict({k: v for k, v in reference.state_dict().items() if k.startswith("W_") or k == "mask"})
     with torch.no_grad():
         expected = reference.out_proj(single(x))
-    output = nb.forward(NAME, init=init, reference=reference, inputs=[x])
-    expect_close(output, expected, what=f"{nb.require(NAME).display} with one head, {init}, on 2 x {tokens} tokens "
-                                        f"(seed {seed})",
-                 hint=diagnose(output, reference, [x]) or "One head is CausalAttention (section 3.5.3) followed by "
-                                                           "the out_proj Linear (section 3.6.2)")
+    check_matches_reference(nb, NAME, init=init, reference=reference, x=x, expected=expected, section=SECTION,
+                            what=f" with one head, {init}, on 2 x {tokens} tokens (seed {seed})",
+                            hint="One head is CausalAttention (section 3.5.3) followed by out_proj (section 3.6.2)")
 
 
 def test_has_the_books_parameter_count(nb):
