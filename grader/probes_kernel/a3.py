@@ -56,9 +56,10 @@ def probe_generate(req):
     """The student's generation function on their own GPTModel, next to the book's loop on the same model.
 
     payload: fn (generate_text_simple or generate_text_simple_cached), cfg, seed, state_dict
-    (optional), idx (tensor), max_new_tokens, context_size (None: not passed).
-    Returns ids (theirs), book (the book's loop), and the ids two common mistakes would give:
-    first_tokens (cropping to the first context_size tokens), first_position (logits[:, 0, :]).
+    (optional), idx (tensor), max_new_tokens, context_size (None: not passed), mistakes (default true).
+    Returns ids (theirs), book (the book's loop), and unless mistakes is false the ids two common
+    mistakes would give: first_tokens (cropping to the first context_size tokens), first_position
+    (logits[:, 0, :]).
     """
     import torch
 
@@ -69,9 +70,10 @@ def probe_generate(req):
     model = _build_model(req, torch)
     idx, n, size = req.decode(p["idx"]), p["max_new_tokens"], p["context_size"]
     context = size or p["cfg"]["context_length"]
-    expected = {"book": _greedy(model, idx, n, context),
-                "first_tokens": _greedy(model, idx, n, context, crop="first"),
-                "first_position": _greedy(model, idx, n, context, position=0)}
+    expected = {"book": _greedy(model, idx, n, context)}
+    if p.get("mistakes", True):
+        expected["first_tokens"] = _greedy(model, idx, n, context, crop="first")
+        expected["first_position"] = _greedy(model, idx, n, context, position=0)
     kwargs = {"model": model, "idx": idx.clone(), "max_new_tokens": n}
     if size is not None:
         kwargs["context_size"] = size

@@ -40,8 +40,9 @@ def test_cached_generation_gives_the_same_ids(nb, case):
     """Exercise 4.3: generate_text_simple_cached gives the same ids as greedy decoding without a cache."""
     display = nb.exercise(CACHED).display
     cfg, idx, new = case
-    result = nb.run("a3.generate", {"fn": CACHED, "cfg": cfg, "seed": 0, "idx": idx, "max_new_tokens": new,
-                                    "context_size": None}, what=f"{display} on your GPTModel ({config_text(cfg)})")
+    payload = {"fn": CACHED, "cfg": cfg, "seed": 0, "idx": idx, "max_new_tokens": new, "context_size": None,
+               "mistakes": False}
+    result = nb.run("a3.generate", payload, what=f"{display} on your GPTModel ({config_text(cfg)})")
     expect(torch.equal(result["ids"], result["book"]),
            f"{display} with prompt {idx.tolist()} and max_new_tokens={new} returned {result['ids'].tolist()}; "
            f"greedy decoding without a cache (the book's generate_text_simple loop) on the same model gives "
@@ -56,7 +57,7 @@ def _size_configs(nb) -> dict[tuple[int, int, int], tuple[str, dict]]:
     for entry in found:
         cfg = {**GPT_CONFIG_124M, **entry["cfg"]}
         key = (cfg["emb_dim"], cfg["n_layers"], cfg["n_heads"])
-        if cfg["emb_dim"] >= MIN_SIZE_WIDTH and key not in sizes:
+        if cfg["emb_dim"] >= MIN_SIZE_WIDTH and cfg["emb_dim"] % cfg["n_heads"] == 0 and key not in sizes:
             sizes[key] = (entry["where"], cfg)
     return sizes
 
@@ -64,6 +65,18 @@ def _size_configs(nb) -> dict[tuple[int, int, int], tuple[str, dict]]:
 def _reference_count(cfg: dict) -> int:
     with torch.device("meta"):
         return sum(p.numel() for p in GPTModel(cfg).parameters())
+
+
+def _wrong_counts(nb, sizes: dict, display: str) -> list[str]:
+    """One line per size whose parameter count (student's GPTModel on the meta device) is not the book's."""
+    wrong = []
+    for (emb_dim, n_layers, n_heads), (where, cfg) in sizes.items():
+        count = nb.run("a3.meta_parameter_count", {"cfg": cfg}, what=f"building {display} from {where}")["count"]
+        expected = _reference_count(cfg)  # e.g. 406,212,608 for GPT-2 medium
+        if count != expected:
+            wrong.append(f"{where} (emb_dim={emb_dim}, n_layers={n_layers}, n_heads={n_heads}): {count:,} "
+                         f"where the book's recipe gives {expected:,}")
+    return wrong
 
 
 @pytest.mark.check(component="GPT sizes", section="exercise 4.1")
@@ -74,13 +87,6 @@ def test_gpt_sizes_have_the_book_parameter_counts(nb):
         pytest.skip("exercise not attempted: fewer than two GPT size configurations (dicts with emb_dim, "
                     "n_layers, n_heads; emb_dim >= 768) in the notebook")
     display = nb.require("GPTModel").display
-    wrong = []
-    for key, (where, cfg) in sizes.items():
-        count = nb.run("a3.meta_parameter_count", {"cfg": cfg}, what=f"building {display} from {where}")["count"]
-        expected = _reference_count(cfg)  # e.g. 406,212,608 for GPT-2 medium
-        if count != expected:
-            wrong.append(f"{where} (emb_dim={key[0]}, n_layers={key[1]}, n_heads={key[2]}): {count:,} "
-                         f"where the book's recipe gives {expected:,}")
+    wrong = _wrong_counts(nb, sizes, display)
     expect(not wrong, f"{display} on your size configurations: " + "; ".join(wrong) +
            ". If GPTModel's own parameter-count check fails too, fix that first. See exercise 4.1 and section 4.6.")
-

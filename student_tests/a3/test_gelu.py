@@ -21,7 +21,8 @@ def test_exists_with_the_book_signature(nb):
     """GELU() exists and is built without arguments."""
     component = nb.require(NAME)
     required = [p for p in component.params if p not in component.defaults and p not in ("args", "kwargs")]
-    expect(not required, f"{component.display} needs the argument(s) {required}; the book builds it as GELU() (section 4.3)")
+    expect(not required,
+           f"{component.display} needs the argument(s) {required}; the book builds it as GELU() (section 4.3)")
 
 
 def test_is_the_tanh_approximation(nb):

@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from grader.compare import compare_tensors
 from reference.ch04 import GPT_CONFIG_124M, GPTModel
-from student_tests.a3.common import (TINY_CFG, config_text, fix_parts_first, gpt_configs, parameter_difference,
-                                     token_batches)
+from student_tests.a3.common import (
+    TINY_CFG,
+    config_text,
+    fix_parts_first,
+    gpt_configs,
+    parameter_difference,
+    token_batches,
+)
 
 pytestmark = pytest.mark.check(component="GPTModel", section="4.6")
 NAME = "GPTModel"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from grader.compare import compare_tensors
 from reference.ch04 import TransformerBlock
-from student_tests.a3.common import fix_parts_first, config_text, gpt_configs, parameter_difference
+from student_tests.a3.common import config_text, fix_parts_first, gpt_configs, parameter_difference
 
 pytestmark = pytest.mark.check(component="TransformerBlock", section="4.5")
 NAME = "TransformerBlock"
