@@ -153,10 +153,17 @@ def _split_without_transpose(self, t):
     return t.view(t.shape[0], self.num_heads, t.shape[1], self.head_dim)
 
 
+def _repeat_instead_of_interleave(self, repeats, dim=None, **kwargs):
+    return self.repeat(*[repeats if d == dim % self.dim() else 1 for d in range(self.dim())])
+
+
 PATCHES = {hint: mock.patch.object(ch03, "scaled_attention", fn) for hint, fn in BUGS.items()}
 PATCHES["heads split without the transpose? View the projections as (b, tokens, num_heads, head_dim), then "
         ".transpose(1, 2) (section 3.6.2)"] = mock.patch.object(ch03.MultiHeadAttention, "_split_heads",
                                                                _split_without_transpose)
+PATCHES["key/value groups copied with .repeat? Query head h must use group h // (num_heads // num_kv_groups): "
+        ".repeat_interleave(group_size, dim=1) (exercise 3.3)"] = mock.patch.object(
+            torch.Tensor, "repeat_interleave", _repeat_instead_of_interleave)
 
 
 def diagnose(actual: torch.Tensor, reference: torch.nn.Module, inputs: list[torch.Tensor]) -> str:

@@ -12,7 +12,7 @@ Run: pytest student_tests/a2 --submission assignments/a2/<you>/
 
 import pytest
 import torch
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.checks import expect, expect_close
@@ -37,9 +37,18 @@ def test_exists_with_the_exercise_signature(nb):
                         "qkv_bias=False)")
 
 
-@settings(max_examples=6)
+def test_groups_serve_consecutive_query_heads(nb):
+    """With 4 heads in 2 groups, heads 0-1 share the first key/value head and heads 2-3 the second."""
+    nb.exercise(NAME)
+    torch.manual_seed(1)
+    init = _init(4, 2, 2)
+    check_matches_reference(nb, NAME, init=init, reference=GroupedQueryAttention(**init),
+                            x=torch.rand(2, 5, init["d_in"]), what=f" with {init} on 2 x 5 tokens",
+                            section=SECTION)
+
+
+@settings(max_examples=5)
 @given(layout=kv_layouts(), tokens=st.integers(1, 10), seed=st.integers(0, 2**16))
-@example(layout=(4, 2, 2), tokens=5, seed=0)
 def test_matches_the_reference_on_the_same_weights(nb, layout, tokens, seed):
     """On the reference's weights, outputs equal the reference's for drawn head and group counts."""
     nb.exercise(NAME)
@@ -47,8 +56,7 @@ def test_matches_the_reference_on_the_same_weights(nb, layout, tokens, seed):
     init = _init(*layout)
     check_matches_reference(nb, NAME, init=init, reference=GroupedQueryAttention(**init),
                             x=torch.rand(2, tokens, init["d_in"]),
-                            what=f" with {init} on 2 x {tokens} tokens (seed {seed}); each key/value group serves "
-                                 f"{layout[0] // layout[1]} consecutive query heads (repeat_interleave)",
+                            what=f" with {init} on 2 x {tokens} tokens (seed {seed})",
                             section=SECTION)
 
 
