@@ -1,7 +1,7 @@
 """The kernel's half of the probe protocol (see grader/probe.py); runs next to untrusted code.
 
-The grader runs `runpy.run_path(<this file>)["run"](<request dir>)` in the kernel, so this
-file is loaded by path: a student's own `grader.py` cannot shadow it. It imports only the
+The grader loads this file with `runpy.run_path(<this file>)` in the kernel (once; the
+functions are kept in sys.modules) and calls `run(<request dir>)`, so this file is loaded by path: a student's own `grader.py` cannot shadow it. It imports only the
 standard library at load time; torch and safetensors are imported when a probe needs them.
 
 Built-in probes are registered with `@probe("name")`. Assignment-specific probes live in
@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 
 PROBES = {}
+GROUPS = {}  # probe group name -> its functions, loaded once per kernel
 FOREIGN_PACKAGES = ("reference", "llms_from_scratch", "grader")  # reimplementing these is the assignment
 MAX_TEXT = 2000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -173,8 +174,10 @@ def _find(name):
     group, _, short = name.partition(".")
     if not (IDENTIFIER.fullmatch(group) and IDENTIFIER.fullmatch(short)):
         raise ProbeError(f"unknown probe {name!r}", "bad_request")
-    path = Path(__file__).parent / "probes_kernel" / f"{group}.py"
-    functions = runpy.run_path(str(path)) if path.is_file() else {}
+    if group not in GROUPS:
+        path = Path(__file__).parent / "probes_kernel" / f"{group}.py"
+        GROUPS[group] = runpy.run_path(str(path)) if path.is_file() else {}
+    functions = GROUPS[group]
     if f"probe_{short}" not in functions:
         raise ProbeError(f"unknown probe {name!r}", "bad_request")
     return functions[f"probe_{short}"]

@@ -4,7 +4,8 @@ The protocol, one call:
 1. The grader makes a fresh folder under the request root (in the workdir) and writes
    `request.json` ({"probe", "payload", "workdir"}) and, when there are tensors,
    `inputs.safetensors`. Payload values may refer to tensors as {"$tensor": key}.
-2. It runs one line in the kernel: `__import__("runpy").run_path(<grader/kernel_side.py>)["run"](<folder>)`.
+2. It runs one expression in the kernel that loads grader/kernel_side.py by path (once per
+   kernel; later calls reuse it from sys.modules under a private name) and calls its `run(<folder>)`.
    The kernel runs the grader's interpreter; loading kernel_side by path means a student's
    own `grader.py` cannot stand in for it.
 3. kernel_side resolves book names in the notebook's globals (a `GRADER_NAMES` entry wins
@@ -35,7 +36,10 @@ from grader.errors import ComponentImported, ComponentMissing, KernelDied, Probe
 from grader.execute import KernelSession, grader_dir
 
 KERNEL_SIDE = Path(__file__).with_name("kernel_side.py")
-BOOT = '__import__("runpy").run_path({script!r})["run"]({folder!r})'
+# One expression, so the notebook's namespace gains no names; kernel_side is compiled once per kernel.
+BOOT = ('(lambda sys: (sys.modules.get("_llm_grader_kernel_side") or sys.modules.setdefault('
+        '"_llm_grader_kernel_side", __import__("types").SimpleNamespace(**__import__("runpy").run_path({script!r}))))'
+        '.run({folder!r}))(__import__("sys"))')
 MiB = 2**20
 _WHOLE = object()
 
