@@ -11,7 +11,8 @@ def expect(condition: bool, message: str) -> None:
         pytest.fail(message, pytrace=False)
 
 
-def expect_close(actual, expected, *, what: str, hint: str = "", atol: float = 1e-5, rtol: float = 1e-4) -> None:
+def expect_close(actual, expected, *, what: str, hint: str = "", against: str = "the reference",
+                 atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Fail with the largest difference, where it is and both values, unless the tensors agree."""
     result = compare_tensors(actual, expected, atol=atol, rtol=rtol)
-    expect(result.ok, result.describe(what) + (f". {hint}" if hint else ""))
+    expect(result.ok, result.describe(what, against) + (f". {hint}" if hint else ""))

@@ -1,5 +1,6 @@
 """Collect check outcomes from pytest as CheckResults (never by parsing pytest's text output)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from grader.score import CheckResult
 
 STATUS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
-HYPOTHESIS_NOTE = "\nFailing test case:"  # Hypothesis's note; checks name their inputs in the message
+HYPOTHESIS_NOTES = re.compile(r"\n(Failing test case|Falsifying example|Failing explicit example|Falsifying explicit example)")
 
 
 def check_id(nodeid: str) -> str:
@@ -28,7 +29,7 @@ def message_of(report: pytest.TestReport) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message.removeprefix("Failed: ") if crash is not None else str(report.longrepr or "")[-3000:]
-    return text.split(HYPOTHESIS_NOTE)[0].rstrip()
+    return HYPOTHESIS_NOTES.split(text)[0].rstrip()  # checks name their inputs in the message
 
 
 class Collector:

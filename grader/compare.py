@@ -31,10 +31,10 @@ class Comparison:
     expected_value: float | None
     shape_problem: str | None = None
 
-    def describe(self, what: str = "output") -> str:
+    def describe(self, what: str = "output", against: str = "the reference") -> str:
         if self.shape_problem:
             return f"{what}: {self.shape_problem}"
-        return (f"{what} differs from the reference by up to {self.max_abs:.3g} (relative {self.max_rel:.3g}); "
+        return (f"{what} differs from {against} by up to {self.max_abs:.3g} (relative {self.max_rel:.3g}); "
                 f"worst at index {list(self.worst_index)}: got {self.actual_value:.6g}, expected {self.expected_value:.6g}")
 
 
@@ -51,7 +51,7 @@ def compare_tensors(actual, expected, *, atol: float = 1e-5, rtol: float = 1e-4)
     diff = (a - e).abs()
     diff = torch.where(torch.isnan(a) & torch.isnan(e), torch.zeros_like(diff), diff)
     diff = torch.nan_to_num(diff, nan=float("inf"))
-    excess = diff - (atol + rtol * e.abs())
+    excess = diff - (atol + rtol * torch.nan_to_num(e.abs(), nan=0.0))
     flat = int(torch.argmax(excess))
     worst = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), a.shape))
     rel = diff / e.abs().clamp_min(1e-12)
@@ -89,22 +89,42 @@ def map_weights(reference: Mapping[str, torch.Tensor], student: Sequence[tuple[s
 
 def _map_by_shape_and_order(reference, student):
     """Walk both parameter lists in creation order; None as soon as a pair does not fit."""
-    mapped, i = {}, 0
-    for student_name, student_shape in student:
+    mapped, i, j = {}, 0, 0
+    while j < len(student):
         if i >= len(reference):
             return None
-        single = _fit(reference[i][1], student_shape)
-        if single is not None:
-            mapped[student_name], i = single, i + 1
-            continue
-        triple = reference[i : i + 3]
-        if len(triple) < 3 or len({tuple(t.shape) for _, t in triple}) != 1:
+        step = _fit_one(reference, i, student, j) or _fit_fused(reference, i, student, j)
+        if step is None:
             return None
-        fused = _fit(torch.cat([t for _, t in triple], dim=0), student_shape)  # (3 * out, ...)
-        if fused is None:
-            return None
-        mapped[student_name], i = fused, i + 3
+        pairs, used_reference = step
+        mapped.update(pairs)
+        i, j = i + used_reference, j + len(pairs)
     return mapped if i == len(reference) else None
+
+
+def _fit_one(reference, i, student, j):
+    value = _fit(reference[i][1], student[j][1])
+    return ({student[j][0]: value}, 1) if value is not None else None
+
+
+def _same_shapes(tensors) -> bool:
+    return len({tuple(t.shape) for t in tensors}) == 1
+
+
+def _fit_fused(reference, i, student, j):
+    """Query/key/value projections fused into one student parameter (and one bias after it)."""
+    triple = [t for _, t in reference[i : i + 3]]
+    if len(triple) == 3 and _same_shapes(triple):  # weights only: W_q, W_k, W_v
+        value = _fit(torch.cat(triple, dim=0), student[j][1])  # (3 * out, ...)
+        return ({student[j][0]: value}, 3) if value is not None else None
+    six = [t for _, t in reference[i : i + 6]]
+    if len(six) < 6 or j + 1 >= len(student) or not (_same_shapes(six[0::2]) and _same_shapes(six[1::2])):
+        return None  # with biases: W_q, b_q, W_k, b_k, W_v, b_v
+    weight = _fit(torch.cat(six[0::2], dim=0), student[j][1])
+    bias = _fit(torch.cat(six[1::2], dim=0), student[j + 1][1])
+    if weight is None or bias is None:
+        return None
+    return {student[j][0]: weight, student[j + 1][0]: bias}, 6
 
 
 def _fit(tensor: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor | None:

@@ -89,3 +89,16 @@ def test_unmatchable_parameters_say_so():
     mapping = map_weights(_params(SelfAttention_v2(3, 2)), [("w", (7, 7))])
     assert mapping.state_dict is None and mapping.method == "none"
     assert "w (7, 7)" in mapping.problem and "W_query.weight (2, 3)" in mapping.problem
+
+
+def test_fused_qkv_with_biases_takes_weights_and_biases_stacked():
+    reference = MultiHeadAttention(4, 6, 5, 0.0, num_heads=2, qkv_bias=True)
+    shapes = [("qkv.weight", (18, 4)), ("qkv.bias", (18,)), ("proj.weight", (6, 6)), ("proj.bias", (6,))]
+    mapping = map_weights(_params(reference), shapes)
+    expected = torch.cat([reference.W_query.bias, reference.W_key.bias, reference.W_value.bias])
+    assert mapping.method == "shape-and-order" and torch.equal(mapping.state_dict["qkv.bias"], expected)
+
+
+def test_nan_where_the_reference_has_nan_agrees():
+    nan = float("nan")
+    assert compare_tensors(torch.tensor([nan, 1.0]), torch.tensor([nan, 1.0])).ok
