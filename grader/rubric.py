@@ -15,6 +15,7 @@ suite folder). Item kinds:
 - `manual`: scored by a person; provisional, 0 until an override sets it.
 
 Top-level `components` lists the required components' book names (for docstring checks).
+A category with `shared = "code_quality"` takes its items from rubrics/code_quality.toml.
 """
 
 import tomllib
@@ -92,7 +93,12 @@ def _item(table: dict, where: str) -> Item:
 
 
 def _category(table: dict, where: str) -> Category:
-    _only(table, {"name", "points", "items"}, where)
+    _only(table, {"name", "points", "items", "shared"}, where)
+    if "shared" in table:  # items kept once for every assignment, e.g. shared = "code_quality"
+        path = rubric_dir() / f"{table['shared']}.toml"
+        if not path.exists():
+            raise RubricError(f"{where}: shared items {path.name} do not exist")
+        table = {**table, "items": _only(tomllib.loads(path.read_text(encoding="utf-8")), {"items"}, path.name)["items"]}
     items = tuple(_item(t, f"{where} item {i}") for i, t in enumerate(table.get("items", [])))
     total = sum(item.points for item in items)
     if abs(total - float(table["points"])) > 1e-9:
