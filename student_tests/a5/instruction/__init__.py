@@ -1,0 +1,1 @@
+"""Checks for assignment 5, option "instruction" (chapter 7, instruction fine-tuning)."""
