@@ -35,7 +35,7 @@ def test_exists_with_the_book_signature(nb):
            f"{component.display} takes no argument `cfg`; the book's signature is FeedForward(cfg) (section 4.3)")
 
 
-@settings(max_examples=8)
+@settings(max_examples=6)
 @given(cfg=gpt_configs(), tokens=st.integers(1, 6), seed=st.integers(0, 2**16))
 def test_matches_the_reference_on_the_same_weights(nb, cfg, tokens, seed):
     """On the reference's weights, outputs equal the reference's (float32, eval mode)."""
@@ -48,7 +48,7 @@ def test_matches_the_reference_on_the_same_weights(nb, cfg, tokens, seed):
                  hint=f"{_known_mistake(actual, x, reference)} See section 4.3.".lstrip())
 
 
-@settings(max_examples=5)
+@settings(max_examples=4)
 @given(cfg=gpt_configs())
 def test_expands_to_four_times_emb_dim(nb, cfg):
     """Its parameters are those of Linear(emb_dim, 4 * emb_dim) and Linear(4 * emb_dim, emb_dim)."""

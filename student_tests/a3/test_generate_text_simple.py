@@ -55,7 +55,7 @@ def test_exists_with_the_book_signature(nb):
                         f"generate_text_simple(model, idx, max_new_tokens, context_size) (section 4.7)")
 
 
-@settings(max_examples=6)
+@settings(max_examples=5)
 @given(case=generations(longer_than_context=False))
 def test_returns_the_prompt_followed_by_the_new_tokens(nb, case):
     """It returns ids of shape (batch, prompt + max_new_tokens) that start with the prompt."""
@@ -67,7 +67,7 @@ def test_returns_the_prompt_followed_by_the_new_tokens(nb, case):
            f"shape {(1, idx.shape[1] + new)} starting with the prompt. See section 4.7.")
 
 
-@settings(max_examples=6)
+@settings(max_examples=5)
 @given(case=generations(longer_than_context=False))
 def test_picks_the_most_likely_next_token(nb, case):
     """On a prompt that fits the context, its ids equal the book's greedy loop on the same model."""
@@ -79,7 +79,7 @@ def test_picks_the_most_likely_next_token(nb, case):
            f"({BOOK_LOOP}). {_mistake(result)}See section 4.7.")
 
 
-@settings(max_examples=6)
+@settings(max_examples=5)
 @given(case=generations(longer_than_context=True))
 def test_crops_to_the_last_context_size_tokens(nb, case):
     """With a prompt longer than context_size, only its last context_size tokens go into the model."""

@@ -56,7 +56,7 @@ def test_exists_with_the_book_signature(nb):
            f"{component.display} takes no argument `cfg`; the book's signature is GPTModel(cfg) (section 4.6)")
 
 
-@settings(max_examples=8)
+@settings(max_examples=6)
 @given(cfg=gpt_configs(), seed=st.integers(0, 2**16), data=st.data())
 def test_logits_match_the_reference_on_the_same_weights(nb, cfg, seed, data):
     """On the reference's weights, the logits equal the reference's (float32, eval mode)."""
@@ -70,7 +70,7 @@ def test_logits_match_the_reference_on_the_same_weights(nb, cfg, seed, data):
     expect(result.ok, f"{result.describe(what)}. {_known_mistake(actual, ids, reference) or PARTS} See section 4.6.")
 
 
-@settings(max_examples=5)
+@settings(max_examples=4)
 @given(cfg=gpt_configs(), data=st.data())
 def test_logits_have_shape_batch_tokens_vocab(nb, cfg, data):
     """For ids of shape (batch, tokens) the logits have shape (batch, tokens, vocab_size)."""
@@ -82,7 +82,7 @@ def test_logits_have_shape_batch_tokens_vocab(nb, cfg, data):
            f"expected {expected} ({config_text(cfg)}). See section 4.6.")
 
 
-@settings(max_examples=5)
+@settings(max_examples=4)
 @given(cfg=gpt_configs(min_context=2), seed=st.integers(0, 2**16))
 def test_is_causal(nb, cfg, seed):
     """Changing the last token leaves the logits at every earlier position unchanged."""
@@ -96,7 +96,7 @@ def test_is_causal(nb, cfg, seed):
                     f"See sections 3.5 and 4.6.")
 
 
-@settings(max_examples=5)
+@settings(max_examples=4)
 @given(cfg=gpt_configs())
 def test_has_the_parameter_count_of_the_reference(nb, cfg):
     """It has exactly as many parameters as the book's model (no weight tying)."""
