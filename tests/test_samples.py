@@ -18,7 +18,7 @@ from grader.grade import GradeOptions, grade_isolated
 from grader.load import discover
 
 ROOT = Path(__file__).resolve().parent.parent / "submissions"
-SAMPLES = [s for f in sorted(ROOT.glob("*/expected.toml")) for s in tomllib.loads(f.read_text())["sample"]]
+SAMPLES = [s for f in sorted(ROOT.glob("*/expected*.toml")) for s in tomllib.loads(f.read_text())["sample"]]
 
 
 @pytest.fixture(scope="module")
