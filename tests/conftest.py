@@ -6,6 +6,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+# Graders and kernels the tests start run side by side on small machines: one thread each
+# avoids oversubscription (torch's threads spinning against each other).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # CI and default runs are derandomized so a red run can be reproduced; HYPOTHESIS_PROFILE=dev explores.
 settings.register_profile(
     "ci", derandomize=True, database=None, deadline=None, max_examples=25,
