@@ -1,0 +1,239 @@
+"""One sandboxed ipykernel process: started with resource limits, fed code, interrupted, killed.
+
+The loop talks to the kernel through jupyter_client directly (nbclient's executor keeps
+every output in memory and re-sends the interrupt forever when a cell ignores it): code gets
+a timeout, then SIGINT, then after a grace period SIGKILL of the kernel's process group.
+
+Resource limits (setrlimit in the kernel's child process before exec, soft = hard):
+RLIMIT_AS (or RLIMIT_DATA) caps memory, so a huge allocation raises MemoryError in the cell;
+RLIMIT_FSIZE caps each file written (EFBIG, Python ignores SIGXFSZ); RLIMIT_NOFILE caps open
+files; RLIMIT_CORE=0 stops core dumps. All of these hold for root too, but a process running
+as root may raise them again (CAP_SYS_RESOURCE), so against a hostile root kernel they are a
+guard against accidents only. RLIMIT_NPROC counts every process of the user and is ignored
+for root, so it is only set when the grader is not root. Timeouts and the kill of the process
+group are enforced by the grader process and hold in every case.
+"""
+
+import os
+import re
+import resource
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import monotonic
+
+import zmq
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec
+
+GiB, MiB = 2**30, 2**20
+MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
+KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+IOPUB_GRACE = 2.0  # seconds to wait for the last outputs after the execute reply
+LOST_OUTPUT = f"\n[output lost: one output was over {MAX_MESSAGE_BYTES // MiB} MiB]\n"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of the kernel process (see the module docstring for what root enforces)."""
+
+    memory_bytes: int = 8 * GiB
+    memory_kind: str = "as"  # "as": address space (RLIMIT_AS); "data": RLIMIT_DATA
+    file_bytes: int = 200 * MiB
+    open_files: int = 4096
+    processes: int = 4096  # RLIMIT_NPROC, only set when not root; 0 leaves it alone
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    cell_timeout: float = 60.0
+    budget: float = 600.0
+    grace: float = 5.0  # after the interrupt, before the kernel is killed
+    max_restarts: int = 3
+    output_cap: int = 20_000  # characters kept per cell (head and tail)
+    startup_timeout: float = 60.0
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class CodeReply:
+    """What one piece of code did in the kernel."""
+
+    status: str  # "ok" | "error" | "timeout" | "kernel_died"
+    seconds: float = 0.0
+    error_name: str | None = None
+    error_message: str | None = None
+    output: str = ""
+    killed: bool = False  # it ignored the interrupt and the kernel was killed
+
+
+
+def _rlimits(limits: Limits) -> list[tuple[int, int]]:
+    memory = resource.RLIMIT_AS if limits.memory_kind == "as" else resource.RLIMIT_DATA
+    pairs = [(memory, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
+             (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)]
+    if limits.processes and os.geteuid() != 0:
+        pairs.append((resource.RLIMIT_NPROC, limits.processes))
+    hard = {kind: resource.getrlimit(kind)[1] for kind, _ in pairs}
+    return [(kind, value if hard[kind] == resource.RLIM_INFINITY else min(value, hard[kind])) for kind, value in pairs]
+
+
+def _preexec(pairs: list[tuple[int, int]]):
+    def apply() -> None:  # runs in the forked child: only system calls
+        for kind, value in pairs:
+            resource.setrlimit(kind, (value, value))
+    return apply
+
+
+class _GraderKernelManager(KernelManager):
+    """A KernelManager whose kernel is always this interpreter's ipykernel, whatever is registered."""
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        return KernelSpec(argv=KERNEL_ARGV, display_name="grader", language="python",
+                          interrupt_mode="signal")
+
+
+class _CappedText:
+    """Keeps the head and the tail of a stream of text and counts the bytes cut between them."""
+
+    def __init__(self, cap: int):
+        self.head_cap, self.tail_cap = cap - cap // 4, cap // 4
+        self.head, self.tail, self.cut = "", "", 0
+
+    def add(self, text: str) -> None:
+        room = self.head_cap - len(self.head)
+        self.head, text = self.head + text[:max(room, 0)], text[max(room, 0):]
+        self.tail += text
+        if len(self.tail) > 2 * self.tail_cap:
+            self._trim()
+
+    def _trim(self) -> None:
+        dropped = len(self.tail) - self.tail_cap
+        self.cut += len(self.tail[:dropped].encode("utf-8", "replace"))
+        self.tail = self.tail[dropped:]
+
+    def text(self) -> str:
+        if len(self.tail) > self.tail_cap:
+            self._trim()
+        return f"{self.head}\n[… {self.cut} bytes cut]\n{self.tail}" if self.cut else self.head + self.tail
+
+
+class _Run:
+    """The messages of one execute request, gathered as they arrive."""
+
+    def __init__(self, msg_id: str, cap: int):
+        self.msg_id, self.out, self.reply, self.idle, self.error = msg_id, _CappedText(cap), None, False, None
+        self.reply_at = 0.0
+
+    def on_iopub(self, msg: dict) -> None:
+        if msg["parent_header"].get("msg_id") != self.msg_id:
+            return
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            self.out.add(str(content.get("text", "")))
+        elif kind in ("execute_result", "display_data"):
+            self.out.add(str(content.get("data", {}).get("text/plain", "")) + "\n")
+        elif kind == "error":
+            self.error = (content.get("ename"), content.get("evalue"))
+            self.out.add(ANSI.sub("", "\n".join(map(str, content.get("traceback", [])))) + "\n")
+        elif kind == "status" and content.get("execution_state") == "idle":
+            self.idle = True
+
+    def on_shell(self, msg: dict) -> None:
+        if msg["parent_header"].get("msg_id") == self.msg_id:
+            self.reply, self.reply_at = msg["content"], monotonic()
+
+    def asked_exit(self) -> bool:
+        payloads = (self.reply or {}).get("payload") or []
+        return any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payloads)
+
+    def done(self) -> bool:
+        return self.reply is not None and (self.idle or monotonic() > self.reply_at + IOPUB_GRACE)
+
+    def result(self, status: str, seconds: float, killed: bool = False) -> CodeReply:
+        content = self.reply or {}
+        name, value = (content.get("ename"), content.get("evalue")) if "ename" in content else self.error or (None, None)
+        if status == "ok" and content.get("status") != "ok":
+            status = "error"
+        message = None if value is None else "\n".join(str(value).splitlines()[:5])[:500]
+        return CodeReply(status, round(seconds, 3), name, message, self.out.text(), killed)
+
+
+class Kernel:
+    """One ipykernel process started in the workdir with the scrubbed environment and limits."""
+
+    def __init__(self, workdir: Path, options: SessionOptions, serial: int, *, env: dict[str, str], state_dir: Path):
+        gdir, self.closed = state_dir, False
+        gdir.mkdir(parents=True, exist_ok=True)
+        self.km = _GraderKernelManager(connection_file=str(gdir / f"kernel-{serial}.json"))
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        with open(gdir / f"kernel-{serial}.log", "ab") as log:
+            self.km.start_kernel(cwd=str(workdir), env=env, stdout=log, stderr=log,
+                                 preexec_fn=_preexec(_rlimits(options.limits)))
+        self.kc = self.km.client(context=self.context)
+        self.kc.start_channels(hb=False)
+        try:
+            self.kc.wait_for_ready(timeout=options.startup_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def alive(self) -> bool:
+        return self.km.has_kernel and self.km.is_alive()
+
+    def execute(self, code: str, *, timeout: float, grace: float, cap: int, store_history: bool = True) -> CodeReply:
+        """Run code; interrupt at `timeout`, kill the kernel `grace` seconds later."""
+        start = monotonic()
+        run = _Run(self.kc.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False), cap)
+        poller = zmq.Poller()
+        for channel in (self.kc.iopub_channel, self.kc.shell_channel):
+            poller.register(channel.socket, zmq.POLLIN)
+        interrupted_at = None
+        while not run.done():
+            if run.reply is None and interrupted_at is None and monotonic() - start > timeout:
+                self.km.interrupt_kernel()
+                interrupted_at = monotonic()
+            elif run.reply is None and interrupted_at is not None and monotonic() - interrupted_at > grace:
+                self.close()
+                return run.result("timeout", monotonic() - start, killed=True)
+            if not self.alive():
+                return run.result("kernel_died", monotonic() - start)
+            self._pump(poller, run)
+        if run.asked_exit():  # exit()/quit(): ipykernel would stop a moment later, in another cell
+            self.close()
+            return run.result("kernel_died", monotonic() - start)
+        if not run.idle:  # the output stream broke (a message over MAX_MESSAGE_BYTES): reconnect it
+            run.out.add(LOST_OUTPUT)
+            self._reconnect_iopub()
+        return run.result("ok" if interrupted_at is None else "timeout", monotonic() - start)
+
+    def _reconnect_iopub(self) -> None:
+        self.kc.iopub_channel.close()
+        self.kc._iopub_channel = None  # the next access connects a new socket
+        try:
+            self.kc.wait_for_ready(timeout=10)
+        except RuntimeError:
+            pass  # the kernel died meanwhile; the next call sees it
+
+    def _pump(self, poller: zmq.Poller, run: _Run) -> None:
+        """Handle waiting messages, at most 1000 per channel so timeouts are checked during floods."""
+        ready = dict(poller.poll(100))
+        for channel, handle in ((self.kc.iopub_channel, run.on_iopub), (self.kc.shell_channel, run.on_shell)):
+            for _ in range(1000 if channel.socket in ready else 0):
+                if not channel.msg_ready():
+                    break
+                handle(channel.get_msg(timeout=0))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.kc.stop_channels()
+        finally:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+            self.context.destroy(linger=0)
