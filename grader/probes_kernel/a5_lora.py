@@ -230,6 +230,7 @@ def probe_book_count(req):
     """Trainable parameters of GPT-2 small (reference GPTModel, 2-class head), frozen, then the student's
     replace_linear_with_lora(rank, alpha); built on the meta device (no memory), else on the CPU."""
     import torch
+
     from reference.ch04 import GPTModel
 
     p = req.payload
@@ -260,6 +261,7 @@ def probe_lora_train(req):
     Returns the loss per step (the reference's last-token loss) and which parameters changed.
     """
     import torch
+
     from reference.ch06 import calc_loss_batch
 
     p = req.payload

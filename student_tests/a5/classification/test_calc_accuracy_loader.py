@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch06 import calc_accuracy_loader
-from student_tests.a5.classification.common import (PROBES, TINY_CFG, classifier_payload, predictions,
-                                                    reference_classifier, signature_problem)
+from student_tests.a5.classification.common import (
+    PROBES,
+    TINY_CFG,
+    classifier_payload,
+    predictions,
+    reference_classifier,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="calc_accuracy_loader", section="6.6")
 NAME, SECTION = "calc_accuracy_loader", "6.6"

@@ -17,8 +17,15 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from grader.compare import compare_tensors
 from reference.ch06 import calc_loss_batch
-from student_tests.a5.classification.common import (PROBES, TINY_CFG, classifier_payload, first_token_loss,
-                                                    id_batches, reference_classifier, signature_problem)
+from student_tests.a5.classification.common import (
+    PROBES,
+    TINY_CFG,
+    classifier_payload,
+    first_token_loss,
+    id_batches,
+    reference_classifier,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="calc_loss_batch", section="6.6")
 NAME, SECTION = "calc_loss_batch", "6.6"

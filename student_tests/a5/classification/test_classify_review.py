@@ -18,8 +18,15 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from reference.assets import gpt2_encoding
 from reference.ch06 import classify_review
-from student_tests.a5.classification.common import (GPT2_VOCAB_CFG, PROBES, classifier_payload, messages,
-                                                    reference_classifier, signature_problem, text_payload)
+from student_tests.a5.classification.common import (
+    GPT2_VOCAB_CFG,
+    PROBES,
+    classifier_payload,
+    messages,
+    reference_classifier,
+    signature_problem,
+    text_payload,
+)
 
 pytestmark = pytest.mark.check(component="classify_review", section="6.8")
 NAME, SECTION = "classify_review", "6.8"

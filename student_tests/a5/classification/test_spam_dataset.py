@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from reference.assets import gpt2_encoding
 from reference.ch06 import SpamDataset
-from student_tests.a5.classification.common import PROBES, signature_problem, spam_rows, text_payload
+from student_tests.a5.classification.common import (
+    PROBES,
+    signature_problem,
+    spam_rows,
+    text_payload,
+)
 
 pytestmark = pytest.mark.check(component="SpamDataset", section="6.3")
 NAME, SECTION = "SpamDataset", "6.3"

@@ -22,8 +22,12 @@ import torch
 from grader.checks import expect, expect_close
 from reference.assets import gpt2_encoding
 from reference.ch06 import make_synthetic_spam, train_classifier_simple
-from student_tests.a5.classification.common import (PROBES, classifier_payload, reference_classifier,
-                                                    signature_problem)
+from student_tests.a5.classification.common import (
+    PROBES,
+    classifier_payload,
+    reference_classifier,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="train_classifier_simple", section="6.7")
 NAME, SECTION = "train_classifier_simple", "6.7"

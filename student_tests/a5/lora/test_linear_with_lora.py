@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from grader.compare import compare_tensors, map_weights
 from reference.appendix_e import LinearWithLoRA
-from student_tests.a5.lora.common import PROBES, READINGS, SECTION, low_rank_update, lora_sizes, readings, signature_problem
+from student_tests.a5.lora.common import (
+    PROBES,
+    READINGS,
+    SECTION,
+    lora_sizes,
+    low_rank_update,
+    readings,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="LinearWithLoRA", section=SECTION)
 NAME = "LinearWithLoRA"
@@ -74,7 +82,7 @@ def test_lora_parameters_are_trainable(nb):
 @given(sizes=lora_sizes(), bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_adds_the_scaled_low_rank_update(nb, sizes, bias, seed):
     """On the reference's weights: linear(x) + alpha * x @ A @ B, or with alpha / rank (both readings accepted)."""
-    in_dim, out_dim, rank, alpha = sizes
+    _, _, rank, alpha = sizes
     payload, linear = _payload(*sizes, bias=bias, seed=seed)
     reference = LinearWithLoRA(linear, rank, alpha, scaling="alpha")
     with torch.no_grad():

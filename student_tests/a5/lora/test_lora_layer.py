@@ -17,8 +17,16 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from grader.compare import compare_tensors
-from student_tests.a5.lora.common import (PROBES, READINGS, SECTION, low_rank_update, lora_sizes, random_lora,
-                                          readings, signature_problem)
+from student_tests.a5.lora.common import (
+    PROBES,
+    READINGS,
+    SECTION,
+    lora_sizes,
+    low_rank_update,
+    random_lora,
+    readings,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="LoRALayer", section=SECTION)
 NAME = "LoRALayer"

@@ -19,8 +19,15 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from grader.compare import compare_tensors
 from reference.ch04 import GPT_CONFIG_124M
-from student_tests.a5.lora.common import (PROBES, SECTION, TINY_CFG, expected_trainable, lora_count_breakdown,
-                                          reference_classifier, signature_problem)
+from student_tests.a5.lora.common import (
+    PROBES,
+    SECTION,
+    TINY_CFG,
+    expected_trainable,
+    lora_count_breakdown,
+    reference_classifier,
+    signature_problem,
+)
 
 pytestmark = pytest.mark.check(component="replace_linear_with_lora", section=SECTION)
 NAME = "replace_linear_with_lora"
