@@ -8,8 +8,9 @@ loop runs, the book's helpers it calls (calc_loss_batch, calc_loss_loader, evalu
 generate_and_print_sample) stand in for the student's own, so each check grades one
 component and a bug in a helper fails only that helper's checks.
 
-Exercise functions may carry any name: `candidate_*` helpers look for them by name pattern
-and signature (DESIGN.md) and every such probe returns which function it graded.
+Exercise functions (and a perplexity function) may carry any name: the `_*_candidate(s)`
+helpers look for them by name pattern and signature (DESIGN.md), and every probe that grades
+such a candidate returns which function it graded and why.
 """
 
 import contextlib
@@ -20,6 +21,7 @@ import re
 BOOK_HELPERS = ("calc_loss_batch", "calc_loss_loader", "evaluate_model", "generate_and_print_sample")
 EPOCH_NAMES = ("num_epochs", "n_epochs", "epochs")
 MAX_PRINTED = 2000
+NO_EARLY_STOP = 10**9  # the patience a loop gets when a check does not test early stopping
 
 
 # ---------------------------------------------------------------- what the student's code is fed
@@ -328,6 +330,9 @@ def _train(req, fn, name):
     torch = _torch()
     model, train_loader, val_loader, optimizer, recorded = _training_setup(req)
     known = _known_training_arguments(req, model, train_loader, val_loader, optimizer)
+    for param in _parameters(fn):  # no early stopping unless the payload asks for it (None may not be accepted)
+        if "patience" in param.lower() and param not in req.payload.get("extra", {}):
+            known[param] = NO_EARLY_STOP
     book = [(n, known[n]) for n in ("model", "train_loader", "val_loader", "optimizer", "device")]
     epochs = next((n for n in EPOCH_NAMES if n in _parameters(fn)), "num_epochs")
     book += [(epochs, known[epochs])] + [(n, known[n]) for n in ("eval_freq", "eval_iter", "start_context", "tokenizer")]
@@ -466,7 +471,7 @@ def _ids(torch, value):
 
 def _nucleus_candidates(req):
     """generate with a top_p parameter, then own functions whose name mentions top_p/nucleus, then own
-    functions with a top_p parameter; (name, function, why)."""
+    sampling/generation/filter functions with a top_p parameter; (name, function, why)."""
     found = []
     book = _own(req, "generate")
     if book is not None and "top_p" in _parameters(book):
@@ -475,8 +480,9 @@ def _nucleus_candidates(req):
     for name, fn in _own_functions(req):
         if pattern.search(name) and all(fn is not f for _, f, _ in found):
             found.append((name, fn, "its name mentions top_p / nucleus"))
+    sampler = re.compile(r"sampl|generat|filter|decod", re.IGNORECASE)  # not e.g. a helper that counts tokens
     for name, fn in _own_functions(req):
-        if "top_p" in _parameters(fn) and all(fn is not f for _, f, _ in found):
+        if "top_p" in _parameters(fn) and sampler.search(name) and all(fn is not f for _, f, _ in found):
             found.append((name, fn, "it takes a top_p parameter"))
     return found
 

@@ -1,12 +1,13 @@
 """Exercise 5.2: nucleus (top-p) sampling keeps the smallest set of tokens whose probability reaches p.
 
 The grader grades `generate(..., top_p=...)` when your generate takes top_p, else a function
-of yours whose name mentions top_p or nucleus, else one that takes a top_p argument, and says
-which one it graded. A generation function is called with temperature=1.0 on a model with
-fixed logits and many draws; a function of logits (called as fn(logits, p) with logits of
-shape (1, vocab)) may return filtered logits (-inf outside the nucleus), probabilities (0
-outside) or a sampled token. Drawn tokens must come from the nucleus and follow the softmax
-renormalised over it (chi-square test, alpha = 1e-3). Not attempted: skipped, never failed.
+of yours whose name mentions top_p or nucleus, else a sampling, generation or filter function
+that takes a top_p argument, and says which one it graded. A generation function is called
+with temperature=1.0 on a model with fixed logits and many draws; a function of logits (called
+as fn(logits, p) with logits of shape (1, vocab)) may return filtered logits (-inf outside the
+nucleus), probabilities (0 outside) or a sampled token. Drawn tokens must come from the nucleus
+and follow the softmax renormalised over it (chi-square test, alpha = 1e-3). Not attempted:
+skipped, never failed.
 
 Run: pytest student_tests/a4 --submission assignments/a4/<you>/
 """

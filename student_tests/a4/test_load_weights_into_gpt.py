@@ -122,6 +122,8 @@ def _misplaced(state: dict, expected: dict) -> list[str]:
                       if w is not None and w.shape == mine.shape and other != name and compare_tensors(mine, w).ok), None)
         if holds is None and value.dim() == 2 and mine.shape == value.T.shape and compare_tensors(mine, value.T).ok:
             holds = "the right values, transposed"
+        if holds is None and name == "out_head.weight":
+            holds = "other values than wte (GPT-2 ties the output head to the token embedding)"
         notes.append(f"{name} holds {holds or 'other values'}")
     return notes
 
