@@ -90,18 +90,25 @@ def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, fo
 class Progress:
     """One updating status line on a terminal; plain lines otherwise."""
 
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.done, self.stream = total, 0, stream
-        self.tty = stream.isatty()
+    def __init__(self, total: int, stream=None):
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.lock = threading.Lock()
+        self._status()
+
+    def _status(self) -> None:
+        if self.tty and self.done < self.total:
+            self.stream.write(f"grading: {self.done} of {self.total} done …")
+            self.stream.flush()
 
     def finished(self, line: str) -> None:
         with self.lock:
             self.done += 1
-            prefix = f"[{self.done}/{self.total}] "
             if self.tty:
                 self.stream.write("\r\033[K")
-            print(prefix + line, file=self.stream, flush=True)
+            print(f"[{self.done}/{self.total}] {line}", file=self.stream, flush=True)
+            self._status()
 
 
 def summary_row(report: dict, reused: bool) -> str:
@@ -118,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RubricError) as err:
         print(f"grade: cannot use the overrides file: {err}", file=sys.stderr)
         return 2
-    submissions = [s for s in discover(args.paths) if not args.only or s.assignment == args.only]
+    out = args.out.resolve()
+    submissions = [s for s in discover(args.paths) if (not args.only or s.assignment == args.only)
+                   and not s.folder.resolve().is_relative_to(out)]  # never grade our own reports
     if not submissions:
         print(f"no submissions found under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 1

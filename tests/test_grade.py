@@ -99,3 +99,22 @@ def test_grade_version_and_help_do_not_crash(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and "grade" in capsys.readouterr().out
+
+
+def test_regrading_an_unchanged_batch_reuses_identical_reports(batch, capsys):
+    before = {p: p.read_text() for p in batch.glob("a2/*/report.json")}
+    root = batch.parent
+    assert main([str(root), "--out", str(batch), "--cell-timeout", "10", "--budget", "120"]) == 0
+    assert "(reused)" in capsys.readouterr().err
+    assert {p: p.read_text() for p in batch.glob("a2/*/report.json")} == before
+
+
+def test_every_category_has_a_score_and_the_gradebook_a_row(batch):
+    import csv
+
+    rows = list(csv.DictReader((batch / "gradebook.csv").open()))
+    assert sorted(r["student"] for r in rows) == ["empty", "exits", "garbled", "good", "loops"]
+    report = _report(batch, "a2", "good")
+    assert [c["name"] for c in report["categories"]] == ["Correctness", "Code Quality", "Understanding", "Completeness"]
+    assert all(isinstance(c["score"], (int, float)) for c in report["categories"])
+    assert (batch / "a2" / "good" / "report.html").exists()

@@ -159,3 +159,14 @@ def test_an_override_is_clamped_to_the_category():
 def test_unknown_signals_are_rejected():
     with pytest.raises(RubricError, match="signal 'vibes'"):
         parse_rubric(SIGNAL_RUBRIC.replace('signal = "lint"', 'signal = "vibes"'))
+
+
+def test_overrides_file_needs_a_reason(tmp_path):
+    from grader.rubric import load_overrides
+
+    path = tmp_path / "overrides.toml"
+    path.write_text('[[override]]\nstudent = "ada"\nassignment = "a2"\ncategory = "Understanding"\npoints = 20\n')
+    with pytest.raises(RubricError, match="reason"):
+        load_overrides(path)
+    path.write_text(path.read_text() + 'reason = "strong README"\n')
+    assert load_overrides(path) == (("a2", None, "ada", "Understanding", 20.0, "strong README"),)
