@@ -408,9 +408,9 @@ customized_collate_fn = partial(custom_collate_fn, device=device, allowed_max_le
 
 # Training settings. With LLM_GRADER=1 the grader only needs to see the pipeline run.
 if GRADER_RUN:
-    train_subset, val_subset, num_epochs, eval_freq = train_data[:32], val_data[:16], 1, 2
+    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:16], val_data[:8], 1, 1, 1
 else:
-    train_subset, val_subset, num_epochs, eval_freq = train_data[:240], val_data, 2, 5
+    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2
 
 torch.manual_seed(123)
 batch_size = 8
@@ -501,7 +501,7 @@ def respond(model, entry, max_new_tokens):
     return extract_response(token_ids_to_text(token_ids, tokenizer), input_text)
 
 
-max_new_tokens = 20 if GRADER_RUN else 40
+max_new_tokens = 10 if GRADER_RUN else 40
 base_responses = [respond(model, entry, max_new_tokens) for entry in test_data[:3]]
 for entry, response in zip(test_data[:3], base_responses):
     print(entry["instruction"], "->", repr(response[:100]))"""),
@@ -588,7 +588,7 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3 if BASE_CONFIG["emb_di
                               weight_decay=0.1)
 train_losses, val_losses, tokens_seen = train_model_simple(
     model, train_loader, val_loader, optimizer, device, num_epochs=num_epochs, eval_freq=eval_freq,
-    eval_iter=2, start_context=format_input(val_data[0]), tokenizer=tokenizer,
+    eval_iter=eval_iter, start_context=format_input(val_data[0]), tokenizer=tokenizer,
 )
 print(f"Training completed in {(time.time() - start_time) / 60:.2f} minutes.")"""),
     ("code", """\
@@ -617,11 +617,12 @@ for entry, before in zip(test_data[:3], base_responses):
     print("-" * 40)"""),
     ("code", """\
 # Save the responses of the first test entries for a later evaluation (section 7.8)
-with_responses = [{**entry, "model_response": respond(model, entry, max_new_tokens)} for entry in test_data[:5]]
+saved_entries = test_data[:2] if GRADER_RUN else test_data[:5]
+with_responses = [{**entry, "model_response": respond(model, entry, max_new_tokens)} for entry in saved_entries]
 with open("instruction-data-with-response.json", "w") as file:
     json.dump(with_responses, file, indent=4)
 print(f"saved {len(with_responses)} responses")
-print("Test loss:", calc_loss_loader(test_loader, model, device, num_batches=2))"""),
+print("Test loss:", calc_loss_loader(test_loader, model, device, num_batches=eval_iter))"""),
     ("md", """\
 ## Summary
 
@@ -637,6 +638,16 @@ README = """\
 
 Everything is in `assignment5_instruction.ipynb`; my GPT code from assignments 3 and 4 is in
 `previous_chapters.py`. The notebook runs top to bottom on a CPU.
+
+## Approach
+
+I followed chapter 7 step by step and checked each step against the book before moving on:
+the 935/55/110 split, the Alpaca prompt of entry 50, the collate function on the book's three
+short lists, and the dataset items against tiktoken's encoding. For exercise 7.2 I wrote a
+second dataset and collate function that also mask the prompt. Training uses the chapter 5 loop
+and loss unchanged. Settings of the saved run: batch size 8, AdamW (weight decay 0.1,
+learning rate 5e-3 for the small model, 5e-5 for GPT-2 medium), evaluation every 5 steps on 2
+batches, greedy decoding that stops at `<|endoftext|>`.
 
 ## How instruction formatting affects training
 
@@ -664,7 +675,7 @@ predicting the (fixed) preamble and the instruction. The book reports that maski
 with the random model here the masked loss is higher at first because the easy preamble
 tokens no longer pull the average down.
 
-## Quality of the instruction following
+## Results: quality of the instruction following
 
 I could not use the pretrained GPT-2 355M weights for the run saved in the notebook, so it uses
 a small GPT (64-dimensional, two layers) trained from scratch on 240 examples for two epochs
@@ -750,13 +761,13 @@ GRADER_NAMES = {
 KIM_SETTINGS = (
     "# Training settings. With LLM_GRADER=1 the grader only needs to see the pipeline run.\n"
     "if GRADER_RUN:\n"
-    "    train_subset, val_subset, num_epochs, eval_freq = train_data[:32], val_data[:16], 1, 2\n"
+    "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:16], val_data[:8], 1, 1, 1\n"
     "else:\n"
-    "    train_subset, val_subset, num_epochs, eval_freq = train_data[:240], val_data, 2, 5",
+    "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2",
     "# Training settings: the full training set; 30 epochs took about two hours on a Colab T4\n"
-    "train_subset, val_subset, num_epochs, eval_freq = train_data, val_data, 30, 50",
+    "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data, val_data, 30, 50, 5",
 )
-KIM_BUILD_SETTINGS = "train_subset, val_subset, num_epochs, eval_freq = train_data[:240], val_data, 2, 5"
+KIM_BUILD_SETTINGS = "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2"
 
 
 READMES_EXTRA = {"kim-instruction-long-training": """
