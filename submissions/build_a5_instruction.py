@@ -717,8 +717,8 @@ BUGS = {
     )],
     # The "### Input:" section is always added, also when the input is empty.
     "dev-instruction-always-input": [(
-        "    # The input section is optional: many instructions need no extra input\n"
-        "    input_text = f\"\\n\\n### Input:\\n{entry['input']}\" if entry[\"input\"] else \"\"",
+        ("    # The input section is optional: many instructions need no extra input\n"
+         "    input_text = f\"\\n\\n### Input:\\n{entry['input']}\" if entry[\"input\"] else \"\""),
         "    input_text = f\"\\n\\n### Input:\\n{entry['input']}\"",
     )],
     # Targets are not shifted: the model is trained to copy its input.
@@ -759,13 +759,13 @@ GRADER_NAMES = {
 # Kim trains on the full training set for 30 epochs and never looks at LLM_GRADER; in the grader
 # the per-cell time limit cuts that cell. The build runs the lighter cell and keeps Kim's source.
 KIM_SETTINGS = (
-    "# Training settings. With LLM_GRADER=1 the grader only needs to see the pipeline run.\n"
-    "if GRADER_RUN:\n"
-    "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:16], val_data[:8], 1, 1, 1\n"
-    "else:\n"
-    "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2",
-    "# Training settings: the full training set; 30 epochs took about two hours on a Colab T4\n"
-    "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data, val_data, 30, 50, 5",
+    ("# Training settings. With LLM_GRADER=1 the grader only needs to see the pipeline run.\n"
+     "if GRADER_RUN:\n"
+     "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:16], val_data[:8], 1, 1, 1\n"
+     "else:\n"
+     "    train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2"),
+    ("# Training settings: the full training set; 30 epochs took about two hours on a Colab T4\n"
+     "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data, val_data, 30, 50, 5"),
 )
 KIM_BUILD_SETTINGS = "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2"
 

@@ -11,8 +11,15 @@ from hypothesis import given
 
 from grader.checks import expect
 from reference.ch07 import RESPONSE_HEADER, format_input
-from student_tests.a5.instruction.common import (BOOK_ENTRY_50, DATA, EMPTY_INPUT_INDEX, ENTRY_50, entries, shown,
-                                                 text_difference)
+from student_tests.a5.instruction.common import (
+    BOOK_ENTRY_50,
+    DATA,
+    EMPTY_INPUT_INDEX,
+    ENTRY_50,
+    entries,
+    shown,
+    text_difference,
+)
 
 NAME, SECTION = "format_input", "7.2"
 pytestmark = pytest.mark.check(component=NAME, section=SECTION)

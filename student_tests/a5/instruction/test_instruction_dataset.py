@@ -13,8 +13,16 @@ from hypothesis import given, settings
 from grader.checks import expect
 from grader.notebook import GPT2_TOKENIZER
 from reference.ch07 import RESPONSE_HEADER, format_input
-from student_tests.a5.instruction.common import (BOOK_ENTRY_50, DATA, ENTRY_50, GPT2, decoded, entry_lists,
-                                                 entries_text, expected_ids)
+from student_tests.a5.instruction.common import (
+    BOOK_ENTRY_50,
+    DATA,
+    ENTRY_50,
+    GPT2,
+    decoded,
+    entries_text,
+    entry_lists,
+    expected_ids,
+)
 
 NAME, SECTION = "InstructionDataset", "7.3"
 pytestmark = pytest.mark.check(component=NAME, section=SECTION)

@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from grader.checks import expect
 from grader.notebook import GPT2_TOKENIZER
 from reference.ch07 import custom_collate_fn
-from student_tests.a5.instruction.common import (HEADER_TOKENS, entries_text, entry_lists, expected_ids,
-                                                 prompt_length)
+from student_tests.a5.instruction.common import HEADER_TOKENS, entries_text, entry_lists, expected_ids, prompt_length
 
 NAME, SECTION = "custom_collate_fn_masked", "7.3 and exercise 7.2"
 pytestmark = pytest.mark.check(component=NAME, section=SECTION)
