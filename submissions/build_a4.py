@@ -447,7 +447,7 @@ strategies = {"greedy": {}, "temperature 1.4, top-k 25": {"temperature": 1.4, "t
               "nucleus p=0.9": {"temperature": 1.0, "top_p": 0.9}}
 for name, options in strategies.items():
     torch.manual_seed(123)
-    out = generate(model, prompt, max_new_tokens=15, context_size=TRAIN_CONFIG["context_length"], **options)
+    out = generate(model, prompt, max_new_tokens=10, context_size=TRAIN_CONFIG["context_length"], **options)
     print(f"{name:>26}: {token_ids_to_text(out, tokenizer)!r}")"""),
     ("md", """\
 ## 5.4 Saving and loading a checkpoint
@@ -545,9 +545,9 @@ gpt2 = GPTModel(gpt2_config)
 load_weights_into_gpt(gpt2, params)
 gpt2.to(device).eval()
 torch.manual_seed(123)
-out = generate(gpt2, prompt, max_new_tokens=15, context_size=gpt2_config["context_length"], temperature=1.5, top_k=50)
+out = generate(gpt2, prompt, max_new_tokens=10, context_size=gpt2_config["context_length"], temperature=1.5, top_k=50)
 print("GPT-2:", token_ids_to_text(out, tokenizer))
-out = generate(model, prompt, max_new_tokens=15, context_size=TRAIN_CONFIG["context_length"], temperature=1.5, top_k=50)
+out = generate(model, prompt, max_new_tokens=10, context_size=TRAIN_CONFIG["context_length"], temperature=1.5, top_k=50)
 print("mine: ", token_ids_to_text(out, tokenizer))"""),
     ("md", """\
 ## Exercise 5.1: learning-rate warmup and cosine decay (appendix D)
