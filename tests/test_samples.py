@@ -6,6 +6,7 @@ and everything else passes.
 """
 
 import fnmatch
+import html
 import json
 import subprocess
 import sys
@@ -25,7 +26,9 @@ SAMPLES = [s for f in sorted(ROOT.glob("*/expected*.toml")) for s in tomllib.loa
 def _grade(path: str, out: Path) -> dict:
     [submission] = discover([ROOT / path])
     folder = grade_isolated(submission, out, GradeOptions(cell_timeout=60, budget=300), timeout=600)
-    return json.loads((folder / "report.json").read_text())
+    report = json.loads((folder / "report.json").read_text())
+    report["_html"] = (folder / "report.html").read_text()  # for the HTML test; not part of the contract
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +91,14 @@ def test_plain_pytest_passes_on_the_correct_sample(assignment):
     result = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(ROOT / sample["path"]),
                              "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_html_report_of_a_flawed_sample_shows_the_failing_check_and_the_loss_plot(graded):
+    """The instructor's and student's page: the failed check's message and the smoke-test loss curve, inline."""
+    sample = next(s for s in SAMPLES if s["path"] == "a5/max-lora-b-random")
+    report = graded(sample["path"])
+    page = report["_html"]
+    failed = _by_status(report, "fail")
+    assert failed and all(c["title"] in html.unescape(page) for c in failed)
+    assert "<polyline" in page and "LoRA smoke test" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page

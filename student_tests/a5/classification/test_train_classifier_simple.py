@@ -67,7 +67,11 @@ def runs(nb):
         ours = train_classifier_simple(model.train(), loader(data["train_inputs"], data["train_targets"]),
                                        loader(data["val_inputs"], data["val_targets"]), optimizer, "cpu",
                                        SETTINGS["num_epochs"], SETTINGS["eval_freq"], SETTINGS["eval_iter"])
-    return theirs, dict(zip((*NAMES, "examples_seen"), ours)), model.out_head.weight.detach()
+    ours = dict(zip((*NAMES, "examples_seen"), ours))
+    if theirs.get("train_losses"):
+        nb.plot_lines("train_classifier_simple smoke test: training loss at each evaluation",
+                      {"yours": theirs["train_losses"], "reference": ours["train_losses"]})
+    return theirs, ours, model.out_head.weight.detach()
 
 
 def test_exists_with_the_book_signature(nb):

@@ -45,6 +45,8 @@ def _smoke(nb) -> dict:
                    "steps": STEPS, "lr": LR, "masked_targets": masked}
         _RUNS[id(nb)] = nb.run("a5_instruction.train_smoke", payload, timeout=120,
                                what=f"training a tiny GPT with your custom_collate_fn and {component.display}")
+        if _RUNS[id(nb)].get("losses"):
+            nb.plot_lines("Instruction smoke test: loss at each step", {"yours": _RUNS[id(nb)]["losses"]})
     return _RUNS[id(nb)]
 
 

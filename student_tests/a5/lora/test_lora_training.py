@@ -29,7 +29,10 @@ def run(nb) -> dict:
     targets = torch.tensor([0, 1, 0, 1])
     payload = {"cfg": TINY_CFG, "num_classes": 2, "state_dict": model.state_dict(), "rank": 4, "alpha": 8,
                "lr": LR, "inputs": [inputs] * STEPS, "targets": [targets] * STEPS, "device": nb.device, "seed": 0}
-    return nb.run(f"{PROBES}.lora_train", payload, what="training a frozen GPT with your LoRA layers", timeout=120)
+    result = nb.run(f"{PROBES}.lora_train", payload, what="training a frozen GPT with your LoRA layers", timeout=120)
+    if result.get("losses"):
+        nb.plot_lines("LoRA smoke test: loss at each step (only LoRA parameters train)", {"yours": result["losses"]})
+    return result
 
 
 def test_only_lora_parameters_change(nb, run):
