@@ -237,6 +237,8 @@ def check_softmax_rows(nb, name: str, *, init: dict, x: torch.Tensor, section: s
     if not maps:
         pytest.skip(f"{display} calls no softmax on a ({tokens}, {tokens}) score matrix that the grader could "
                     "observe; the row sums are checked through the outputs instead")
+    nb.plot_matrix(f"{nb.require(name).book_name}: attention weights of the first head ({tokens} tokens)",
+                   maps[0].reshape(-1, tokens, tokens)[0].clamp(0, 1))
     sums = torch.stack([m.sum(dim=-1) for m in maps])
     expect_same(sums, torch.ones_like(sums), what=f"{display} with {init}: the sums over the keys of the attention "
                                                   f"weights ({tokens} tokens) against 1",
