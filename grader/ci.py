@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+from grader.load import submission_label
+
 MARKER = "<!-- llm-autograder -->"
 ROOTS = ("assignments", "submissions")
 COMMENT_LIMIT = 60_000
@@ -53,7 +55,7 @@ def summary(out: Path) -> str:
         return f"{MARKER}\n## Autograder\n\nNo submission folder changed in this pull request, so nothing was graded.\n"
     lines = [MARKER, "## Autograder", "", "| Submission | Score | |", "|---|---:|---|"]
     for report, _ in reports:
-        label = f"{report['assignment']}{'-' + report['option'] if report['option'] else ''}/{report['student']}"
+        label = submission_label(report["assignment"], report["option"], report["student"])
         failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
         note = report["problems"][0][:120] if report["problems"] else f"{failed} check(s) to fix" if failed else "all checks passed"
         lines.append(f"| {label} | {report['score']:g} / {report['max_score']:g} | {note} |")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.grade import FORMATS, GradeOptions, grade_isolated, report_dir
-from grader.load import Submission, discover
+from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
 from grader.rubric import RubricError, load_overrides
 
@@ -112,7 +112,7 @@ class Progress:
 
 
 def summary_row(report: dict, reused: bool) -> str:
-    label = f"{report['assignment'] or '?'}{'-' + report['option'] if report['option'] else ''}/{report['student']}"
+    label = submission_label(report["assignment"], report["option"], report["student"])
     failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
     note = report["problems"][0] if report["problems"] else f"{failed} check(s) failed" if failed else "all checks passed"
     return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{' (reused)' if reused else ''}"

@@ -36,7 +36,12 @@ class Submission:
 
     @property
     def label(self) -> str:
-        return f"{self.assignment or '?'}{'-' + self.option if self.option else ''}/{self.student}"
+        return submission_label(self.assignment, self.option, self.student)
+
+
+def submission_label(assignment: str | None, option: str | None, student: str) -> str:
+    """'a5-lora/ada': how reports, summaries and comments name a submission."""
+    return f"{assignment or '?'}{'-' + option if option else ''}/{student}"
 
 
 def normalise(stem: str) -> str:
