@@ -118,6 +118,11 @@ class Notebook:
         """Run a kernel-side probe; its result with tensors decoded. A missing component fails the check."""
         tensors: dict[str, torch.Tensor] = {}
         encoded = _encode(payload or {}, tensors)
+        return self._call(probe, encoded, tensors, what=what, timeout=timeout, missing_ok=missing_ok)
+
+    def _call(self, probe: str, encoded: dict, tensors: dict, *, what: str, timeout=PROBE_TIMEOUT,
+              missing_ok: bool = False):
+        """One probe call with every grader error turned into a check failure a student can act on."""
         try:
             return self.probe.call(probe, encoded, tensors, timeout=timeout).decoded()
         except ComponentImported as err:
@@ -170,13 +175,7 @@ class Notebook:
         payload = {"name": name, "init_kwargs": init, "inputs": keys, "method": method, "seed": seed, "eval": eval,
                    "kwargs": _encode(kwargs or {}, tensors), "state_dict": state if state_dict is not None else None}
         component = self.require(name)
-        try:
-            result = self.probe.call("module_forward", payload, tensors, timeout=PROBE_TIMEOUT).decoded()
-        except ProbeFailed as err:
-            pytest.fail(_explain(err, f"running {component.display}"), pytrace=False)
-        except GraderError as err:
-            pytest.fail(f"running {component.display}: {err.message}", pytrace=False)
-        return result["output"]
+        return self._call("module_forward", payload, tensors, what=f"running {component.display}")["output"]
 
 
 class _Missing(Exception):
