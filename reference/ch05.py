@@ -52,8 +52,8 @@ def calc_loss_batch(input_batch, target_batch, model: nn.Module, device) -> torc
     return F.cross_entropy(logits.flatten(0, 1), target_batch.flatten())  # over B*T positions
 
 
-def calc_loss_loader(data_loader, model: nn.Module, device, num_batches=None) -> float:
-    """Average batch loss over the first `num_batches` batches (all if None); NaN for an empty loader."""
+def mean_batch_loss(data_loader, batch_loss, num_batches=None) -> float:
+    """Mean of `batch_loss(inputs, targets)` over the first `num_batches` batches (all if None); NaN if empty."""
     if len(data_loader) == 0:
         return float("nan")
     num_batches = len(data_loader) if num_batches is None else min(num_batches, len(data_loader))
@@ -61,8 +61,13 @@ def calc_loss_loader(data_loader, model: nn.Module, device, num_batches=None) ->
     for i, (input_batch, target_batch) in enumerate(data_loader):
         if i >= num_batches:
             break
-        total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()
+        total_loss += batch_loss(input_batch, target_batch).item()
     return total_loss / num_batches
+
+
+def calc_loss_loader(data_loader, model: nn.Module, device, num_batches=None) -> float:
+    """Average batch loss over the first `num_batches` batches (all if None); NaN for an empty loader."""
+    return mean_batch_loss(data_loader, lambda x, y: calc_loss_batch(x, y, model, device), num_batches)
 
 
 def perplexity(loss):

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from reference.ch05 import mean_batch_loss
+
 LABELS = {"ham": 0, "spam": 1}  # the book's `df["Label"].map({"ham": 0, "spam": 1})`
 
 
@@ -207,15 +209,7 @@ def _batches_to_use(data_loader, num_batches) -> int:
 
 def calc_loss_loader(data_loader, model, device, num_batches=None) -> float:
     """Mean of calc_loss_batch over the first `num_batches` batches; nan for an empty loader (6.6)."""
-    if len(data_loader) == 0:
-        return float("nan")
-    num_batches = _batches_to_use(data_loader, num_batches)
-    total_loss = 0.0
-    for i, (input_batch, target_batch) in enumerate(data_loader):
-        if i >= num_batches:
-            break
-        total_loss += calc_loss_batch(input_batch, target_batch, model, device).item()
-    return total_loss / num_batches
+    return mean_batch_loss(data_loader, lambda x, y: calc_loss_batch(x, y, model, device), num_batches)
 
 
 def calc_accuracy_loader(data_loader, model, device, num_batches=None) -> float:
