@@ -1,6 +1,7 @@
 """`grade PATH... --out DIR`: grade every submission under the paths and write their reports."""
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per notebook in all (default 600)")
     parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
                         help="device for training checks (default auto: CUDA when available)")
+    parser.add_argument("--weights", type=Path, metavar="DIR",
+                        help="pretrained GPT-2 weights the notebooks may load offline (see the README)")
     parser.add_argument("--format", default="md,html,json",
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
     parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
@@ -64,9 +67,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@functools.lru_cache(maxsize=1)
+def grader_digest() -> str:
+    """A hash of the grader's own code and data (engine, checks, rubrics, reference): a changed check regrades."""
+    import reference
+    import rubrics
+    import student_tests
+
+    digest = hashlib.sha256(__version__.encode())
+    for package in (Path(__file__).parent, *(Path(m.__file__).parent for m in (reference, rubrics, student_tests))):
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".toml", ".j2", ".json", ".txt", ".bpe"):
+                digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint(submission: Submission, options: GradeOptions) -> str:
     """Changes when the submission's files, the grader or the grading options change."""
-    digest = hashlib.sha256(f"{__version__}\n{json.dumps(asdict(options), sort_keys=True, default=str)}".encode())
+    digest = hashlib.sha256(f"{grader_digest()}\n{json.dumps(asdict(options), sort_keys=True, default=str)}".encode())
     digest.update(json.dumps(options.overrides_for(submission), default=str).encode())
     for path in sorted(p for p in submission.folder.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(submission.folder)).encode() + b"\0" + path.read_bytes())
@@ -131,8 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     if not submissions:
         print(f"no submissions found under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 1
+    if args.weights is not None and not args.weights.is_dir():
+        print(f"grade: --weights {args.weights} is not a folder", file=sys.stderr)
+        return 2
     options = GradeOptions(cell_timeout=args.cell_timeout, budget=args.budget, device=args.device,
-                           formats=args.formats, overrides=overrides)
+                           formats=args.formats, overrides=overrides,
+                           weights=str(args.weights.resolve()) if args.weights else None)
     progress = Progress(len(submissions))
 
     def one(submission: Submission) -> tuple[dict, bool]:

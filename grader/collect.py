@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks import REVIEW
 from grader.score import CheckResult
 
 STATUS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
@@ -40,6 +41,7 @@ class Collector:
         self.meta: dict[str, tuple[str, str | None, str | None]] = {}
         self.execution = None
         self.plots: list = []  # grader.report.Plot, added by checks through the `nb` fixture
+        self.bindings: dict = {}  # component -> grader.report.BindingRecord, filled by the `nb` fixture
         self.collection_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -62,6 +64,8 @@ class Collector:
             return  # keep the first problem (a tear-down error must not hide a failure)
         title, component, section = self.meta.get(report.nodeid, (report.nodeid, None, None))
         message = "" if status == "pass" else message_of(report)
+        if status == "skip" and message.startswith(REVIEW):
+            status, message = "review", message.removeprefix(REVIEW)
         self.results[report.nodeid] = CheckResult(check_id(report.nodeid), title, status, message, component, section)
 
     def checks(self) -> list[CheckResult]:

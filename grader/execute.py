@@ -71,8 +71,9 @@ def default_data_files() -> dict[str, Path]:
 
 
 def prepare_workdir(submission_dir: Path, scratch_root: Path,
-                    data_files: Mapping[str, Path] | None = None) -> Path:
-    """Copy a submission into a fresh scratch folder and add the data files it may open."""
+                    data_files: Mapping[str, Path] | None = None, weights: Path | None = None) -> Path:
+    """Copy a submission into a fresh scratch folder and add the data files it may open, and the entries
+    of a pretrained-weights cache (`weights`, see place_weights)."""
     source = Path(submission_dir).resolve()
     if not source.is_dir():
         raise ValueError(f"submission folder {submission_dir} does not exist")
@@ -82,7 +83,30 @@ def prepare_workdir(submission_dir: Path, scratch_root: Path,
     for name, path in {**default_data_files(), **dict(data_files or {})}.items():
         _place_data_file(workdir, name, Path(path))
     _seed_tiktoken_cache(grader_dir(workdir) / "tiktoken")
+    if weights is not None:
+        place_weights(workdir, Path(weights))
     return workdir
+
+
+HF_CACHE = "huggingface"  # a weights cache's Hugging Face hub cache (HF_HOME), if it has one
+
+
+def place_weights(workdir: Path, cache: Path) -> list[str]:
+    """Link each top-level entry of an instructor's weights cache into the workdir, where the book's loaders
+    look: `gpt2/124M/...` (download_and_load_gpt2(model_size, models_dir="gpt2")), `gpt2-small-124M.pth`
+    (the book's PyTorch copies). The student's own files win. Returns the names placed. Its `huggingface/`
+    folder becomes HF_HOME instead (kernel_env)."""
+    cache = cache.resolve()
+    if not cache.is_dir():
+        raise ValueError(f"the weights cache {cache} is not a folder")
+    placed = []
+    for entry in sorted(cache.iterdir()):
+        target = workdir / entry.name
+        if entry.name == HF_CACHE or target.exists() or target.is_symlink():
+            continue
+        target.symlink_to(entry, target_is_directory=entry.is_dir())
+        placed.append(entry.name)
+    return placed
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -122,8 +146,9 @@ def _seed_tiktoken_cache(cache_dir: Path) -> None:
         shutil.copyfile(data_path(f"gpt2-bpe/{name}"), cache_dir / key)
 
 
-def kernel_env(workdir: Path) -> dict[str, str]:
-    """A scrubbed environment: a short allow-list of the grader's variables plus the grader's own."""
+def kernel_env(workdir: Path, weights: str | None = None) -> dict[str, str]:
+    """A scrubbed environment: a short allow-list of the grader's variables plus the grader's own (and
+    HF_HOME on a weights cache's Hugging Face folder, read offline)."""
     gdir = grader_dir(workdir)
     env = {k: v for k, v in os.environ.items() if k in KEEP_ENV or k.startswith("LC_")}
     paths = {"HOME": gdir / "home", "TMPDIR": gdir / "tmp", "TIKTOKEN_CACHE_DIR": gdir / "tiktoken"}
@@ -132,6 +157,8 @@ def kernel_env(workdir: Path) -> dict[str, str]:
     env.update({k: str(v) for k, v in paths.items()})
     env.update(LLM_GRADER="1", MPLBACKEND="Agg", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
+    if weights and (Path(weights) / HF_CACHE).is_dir():
+        env["HF_HOME"] = str((Path(weights) / HF_CACHE).resolve())
     return env
 
 
@@ -165,7 +192,7 @@ class KernelSession:
     def start(self) -> None:
         """Start the kernel; a kernel that cannot start is the grader's fault and raises."""
         self._serial += 1
-        self._kernel = Kernel(self.workdir, self.options, self._serial, env=kernel_env(self.workdir),
+        self._kernel = Kernel(self.workdir, self.options, self._serial, env=kernel_env(self.workdir, self.options.weights),
                               state_dir=grader_dir(self.workdir))
 
     @property

@@ -33,6 +33,7 @@ class GradeOptions:
     budget: float = 600.0
     device: str = "auto"
     seed: int = 0
+    weights: str | None = None  # an instructor's pretrained-weights cache
     formats: tuple = ("md", "html", "json")
     overrides: tuple = ()  # (assignment, option, student, category, points, reason) rows
 
@@ -59,7 +60,8 @@ def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
     suite = suite_dir(submission.assignment, submission.option)
     return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite),
             "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header",
-            f"--cell-timeout={options.cell_timeout}", f"--budget={options.budget}", f"--device={options.device}"]
+            f"--cell-timeout={options.cell_timeout}", f"--budget={options.budget}", f"--device={options.device}",
+            *([f"--weights={options.weights}"] if options.weights else [])]
 
 
 def _problem_report(submission: Submission, problems: list[str], options: GradeOptions, started: float) -> Report:
@@ -91,7 +93,8 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
                   environment=environment(options.device, options.seed), problems=tuple(problems),
-                  warnings=submission.warnings + _cell_warnings(execution), plots=tuple(collector.plots))
+                  warnings=submission.warnings + _cell_warnings(execution), plots=tuple(collector.plots),
+                  bindings=tuple(collector.bindings.values()))
 
 
 def read_readme(folder: Path) -> str | None:

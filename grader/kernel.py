@@ -54,6 +54,7 @@ class SessionOptions:
     output_cap: int = 20_000  # characters kept per cell (head and tail)
     startup_timeout: float = 60.0
     limits: Limits = field(default_factory=Limits)
+    weights: str | None = None  # an instructor's pretrained-weights cache (grade --weights DIR)
 
 
 @dataclass(frozen=True)

@@ -94,18 +94,57 @@ class Request:
         self.namespace = _user_namespace()
         self.components = []
 
-    def resolve(self, book_name):
-        """The notebook's object for a book name: GRADER_NAMES first, then the book's name."""
+    def mapped_name(self, book_name):
+        """The student's own name for a book name in GRADER_NAMES, or None."""
         mapping = self.namespace.get("GRADER_NAMES")
         mapped = mapping.get(book_name) if isinstance(mapping, dict) else None
-        used = mapped if isinstance(mapped, str) and mapped else book_name
-        if used not in self.namespace:
-            raise ProbeError(f"{book_name} is not defined", "missing", component=book_name,
-                             mapped=None if used == book_name else used)
-        obj = self.namespace[used]
-        record = {"component": book_name, "used_name": used, **_origin(obj, self.workdir)}
+        return mapped if isinstance(mapped, str) and mapped else None
+
+    def names_for(self, book_name):
+        """Every notebook name the book name may be bound to: the book's and the GRADER_NAMES one."""
+        return {book_name} | ({self.mapped_name(book_name)} - {None})
+
+    def submission_modules(self):
+        """(name, module) of the imported modules whose files lie in the submission folder, by name."""
+        found = []
+        for name, module in sorted(sys.modules.copy().items()):
+            path = getattr(module, "__file__", None)
+            try:
+                inside = bool(path) and Path(path).resolve().is_relative_to(self.workdir)
+            except (OSError, ValueError, TypeError):
+                inside = False
+            if inside and not name.startswith(FOREIGN_PACKAGES):
+                found.append((name, module))
+        return found
+
+    def lookup(self, book_name):
+        """(object, record) for a book name, or None: GRADER_NAMES, then the book's name in the notebook,
+        then the book's name in a module of the submission folder that the notebook imported."""
+        mapped = self.mapped_name(book_name)
+        if mapped is not None:
+            if mapped not in self.namespace:
+                return None
+            return self._record(book_name, mapped, self.namespace[mapped], "GRADER_NAMES")
+        if book_name in self.namespace:
+            return self._record(book_name, book_name, self.namespace[book_name], "the book's name")
+        for module_name, module in self.submission_modules():
+            value = getattr(module, book_name, None)
+            if value is not None and not inspect.ismodule(value):
+                return self._record(book_name, book_name, value, f"your module {module_name}.py")
+        return None
+
+    def _record(self, book_name, used, obj, how):
+        record = {"component": book_name, "used_name": used, "found": how, **_origin(obj, self.workdir)}
         self.components.append(record)
         return obj, record
+
+    def resolve(self, book_name):
+        """The notebook's object for a book name (see lookup); a "missing" error when there is none."""
+        found = self.lookup(book_name)
+        if found is None:
+            raise ProbeError(f"{book_name} is not defined", "missing", component=book_name,
+                             mapped=self.mapped_name(book_name))
+        return found
 
     def resolve_own(self, book_name):
         """Like resolve, but refuses objects defined outside the submission."""
@@ -113,6 +152,24 @@ class Request:
         if not record["in_submission"]:
             raise ProbeError(f"{book_name} comes from {record['module']}", "imported", **record)
         return obj
+
+    def own(self, book_name):
+        """The submission's own object for a book name, or None when it is missing or imported."""
+        found = self.lookup(book_name)
+        return found[0] if found is not None and found[1]["in_submission"] else None
+
+    def global_value(self, book_name):
+        """A notebook global (e.g. `model`, `optimizer`) by its book name, GRADER_NAMES first; None when absent."""
+        found = self.lookup(book_name)
+        return None if found is None else found[0]
+
+    def own_functions(self):
+        """(name, function) of the notebook's own public functions, in name order."""
+        found = []
+        for name, obj in sorted(self.namespace.copy().items()):
+            if not name.startswith("_") and inspect.isfunction(obj) and _origin(obj, self.workdir)["in_submission"]:
+                found.append((name, obj))
+        return found
 
     def decode(self, value):
         """JSON payload values: {"$tensor": key}, {"$global": book name}, {"$tuple": [...]}, {"$gpt2": true}."""
@@ -129,7 +186,13 @@ class Request:
         if set(value) == {"$gpt2"}:
             from reference.assets import gpt2_encoding  # the grader's own offline copy of tiktoken's "gpt2"
             return gpt2_encoding()
+        if set(value) == {"$linear"}:
+            return _linear(_torch(), self.decode(value["$linear"]))
         return {k: self.decode(v) for k, v in value.items()}
+
+    def describe(self, module):
+        """describe_module(module): the tree the grader binds the book's weights to."""
+        return describe_module(module)
 
     def construct(self):
         """Build payload["name"] with init_args/init_kwargs under torch.manual_seed(seed)."""
@@ -141,6 +204,17 @@ class Request:
             raise ProbeError(f"{self.payload['name']}(...) did not build a torch.nn.Module "
                              f"but a {type(module).__name__}")
         return module
+
+
+def _linear(torch, spec):
+    """An nn.Linear holding the sent weight (out, in) and bias (or none)."""
+    weight, bias = spec["weight"], spec.get("bias")
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer
 
 
 def _load_tensors(path):
@@ -238,6 +312,59 @@ def describe(req):
             "origin": record}
 
 
+MODULE_KINDS = (("Linear", "linear"), ("Embedding", "embedding"), ("LayerNorm", "layernorm"),
+                ("MultiheadAttention", "torch_mha"))
+
+
+def _module_kind(module, torch):
+    for class_name, kind in MODULE_KINDS:
+        if isinstance(module, getattr(torch.nn, class_name)):
+            return kind
+    return "conv1d" if type(module).__name__ == "Conv1D" else "other"
+
+
+def describe_module(module):
+    """A module tree as data: modules (path, type, kind) in registration order, parameters and
+    buffers (name, shape, owner path, attribute), and `ties`: parameter names that share one
+    tensor with an earlier name (a tied output head)."""
+    torch = _torch()
+    modules, params, buffers = [], [], []
+    for path, sub in module.named_modules():
+        modules.append({"path": path, "type": type(sub).__name__, "kind": _module_kind(sub, torch)})
+        for leaf, tensor in sub.named_parameters(recurse=False):
+            params.append({"name": f"{path}.{leaf}" if path else leaf, "shape": list(tensor.shape), "owner": path,
+                           "leaf": leaf, "trainable": bool(tensor.requires_grad)})
+        for leaf, tensor in sub.named_buffers(recurse=False):
+            buffers.append({"name": f"{path}.{leaf}" if path else leaf, "shape": list(tensor.shape), "owner": path})
+    first, ties = {}, {}
+    for name, tensor in module.named_parameters(remove_duplicate=False):
+        if id(tensor) in first:
+            ties[name] = first[id(tensor)]
+        else:
+            first[id(tensor)] = name
+    return {"modules": modules, "params": [q for q in params if q["name"] not in ties], "buffers": buffers,
+            "ties": ties}
+
+
+@probe("module_tree")
+def module_tree(req):
+    """The tree of a freshly built module (describe_module), for binding the book's weights to it."""
+    return describe_module(req.construct())
+
+
+@probe("grader_params")
+def grader_params(req):
+    """The notebook's GRADER_PARAMS: {their parameter path prefix: the book's}, flat or per component."""
+    value = req.namespace.get("GRADER_PARAMS")
+    clean = {}
+    for key, item in list(value.items())[:200] if isinstance(value, dict) else []:
+        if isinstance(key, str) and isinstance(item, str):
+            clean[key] = item
+        elif isinstance(key, str) and isinstance(item, dict):
+            clean[key] = {a: b for a, b in list(item.items())[:200] if isinstance(a, str) and isinstance(b, str)}
+    return {"params": clean}
+
+
 @probe("state_shapes")
 def state_shapes(req):
     """Parameters then buffers of a freshly built module: name, shape, dtype, buffer, persistent."""
@@ -259,19 +386,68 @@ def _load_strict(module, state):
                          f"{list(unexpected)}", "state_dict", missing=list(missing), unexpected=list(unexpected))
 
 
-@probe("module_forward")
-def module_forward(req):
-    """Build, load a state dict strictly, eval, and call forward (or a method) under no_grad."""
-    torch, p = _torch(), req.payload
-    module = req.construct()
-    if p.get("state_dict") is not None:
-        _load_strict(module, {name: req.tensors[key] for name, key in p["state_dict"].items()})
+def _dropout_recorder(torch, calls):
+    """A TorchFunctionMode that records (shape, p) of every dropout that acts (training mode)."""
+
+    class DropoutRecorder(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            if name in ("dropout", "dropout_") and len(calls) < 64:
+                p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+                training = kwargs.get("training", args[2] if len(args) > 2 else True)
+                if training and p:
+                    calls.append({"shape": list(args[0].shape), "p": float(p)})
+            elif name == "scaled_dot_product_attention" and len(calls) < 64:
+                p = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
+                if p:
+                    q, k = args[0], args[1]
+                    calls.append({"shape": [*q.shape[:-1], k.shape[-2]], "p": float(p), "fused": True})
+            return func(*args, **kwargs)
+
+    return DropoutRecorder()
+
+
+def _forward_once(req, module, torch):
+    p = req.payload
     module.train(not p.get("eval", True))
     torch.manual_seed(p.get("seed", 0))
     call = getattr(module, p["method"]) if p.get("method") else module
+    inputs = [req.tensors[key] for key in p.get("inputs", [])]
+    calls = []
     with torch.no_grad():
-        output = call(*(req.tensors[key] for key in p.get("inputs", [])), **req.decode(p.get("kwargs", {})))
-    return {"output": output}
+        if p.get("trace_dropout"):
+            with _dropout_recorder(torch, calls):
+                output = call(*inputs, **req.decode(p.get("kwargs", {})))
+        else:
+            output = call(*inputs, **req.decode(p.get("kwargs", {})))
+    return output, calls
+
+
+@probe("module_forward")
+def module_forward(req):
+    """Build, load a state dict strictly, eval, and call forward (or a method) under no_grad.
+
+    payload "candidates" (a list of state dicts) runs the module once per candidate: "outputs"
+    holds each one's output, or {"error": ...} where that candidate raised. "trace_dropout"
+    also returns the dropout calls of the (first) run."""
+    torch, p = _torch(), req.payload
+    module = req.construct()
+    states = p.get("candidates") or [p.get("state_dict")]
+    outputs, first_error, calls = [], None, None
+    for state in states:
+        try:
+            if state is not None:
+                _load_strict(module, {name: req.tensors[key] for name, key in state.items()})
+            output, traced = _forward_once(req, module, torch)
+            calls = traced if calls is None else calls
+            outputs.append(output)
+        except Exception as err:  # noqa: BLE001 - one candidate's failure; all failing is raised
+            first_error = first_error or err
+            outputs.append({"error": _text(f"{type(err).__name__}: {err}", 500)})
+    if first_error is not None and all(isinstance(o, dict) for o in outputs):
+        raise first_error
+    return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or []}
 
 
 @probe("call_function")

@@ -6,6 +6,8 @@ Checks never touch the kernel directly. They ask for a component by the book's n
 in the grader's own process. Every failure becomes a `pytest.fail` message a student can act on.
 """
 
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -13,14 +15,23 @@ import pytest
 import torch
 from torch import nn
 
-from grader.compare import WeightMapping, map_weights
+from grader.bind import Binding, Candidate, Tree, apply_reference_changes, bind
+from grader.checks import hold_for_review
+from grader.compare import compare_tensors
+from grader.contract import is_contract_name
 from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed
 from grader.execute import ExecutionResult, KernelSession
 from grader.probe import Probe
-from grader.report import Plot
+from grader.report import BindingRecord, Plot
 
 PROBE_TIMEOUT = 30.0
 GPT2_TOKENIZER = {"$gpt2": True}  # a payload value that kernel_side turns into GPT-2's tokenizer
+
+
+def linear_spec(layer: nn.Linear) -> dict:
+    """A payload value that kernel_side turns into an nn.Linear with this layer's weights."""
+    return {"$linear": {"weight": layer.weight.detach().clone(),
+                        "bias": None if layer.bias is None else layer.bias.detach().clone()}}
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,8 @@ class Component:
     kind: str
     params: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)
+    found: str = "the book's name"  # how: the book's name, GRADER_NAMES, a module of the submission, a search
+    module: str = "__main__"  # where it was defined
 
     @property
     def display(self) -> str:
@@ -55,8 +68,18 @@ def _encode(value, tensors: dict[str, torch.Tensor]):
     return value
 
 
-def _reference_weights(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
+def _heads(init: dict) -> int | None:
+    """The number of attention heads a constructor's keywords give (for per-head fused projections)."""
+    cfg = init.get("cfg") if isinstance(init.get("cfg"), dict) else {}
+    value = init.get("num_heads", cfg.get("n_heads"))
+    return value if isinstance(value, int) else None
+
+
+def _pattern(candidate: Candidate) -> tuple:
+    """A candidate's pairing with block indices and sizes left out: what one binding has in common with the
+    next (another config of the same class)."""
+    return tuple(sorted((re.sub(r"\.\d+\.", ".#.", s), re.sub(r"\.\d+\.", ".#.", b), how)
+                        for s, b, how in candidate.pairs))
 
 
 class Notebook:
@@ -67,8 +90,11 @@ class Notebook:
         self.original = original  # the notebook as submitted (nbformat), with the student's saved outputs
         self.probe = Probe(session)
         self._components: dict[str, Component | None] = {}
-        self._shapes: dict[str, list] = {}
+        self._shapes: dict[str, object] = {}
+        self._patterns: dict[str, tuple] = {}  # per component, the pairing that last reproduced the reference
+        self._closest: Candidate | None = None
         self.plots: list[Plot] = []  # figures checks add for the HTML report
+        self.bindings: dict[str, BindingRecord] = {}  # per component, for the report
 
     def plot_lines(self, title: str, series: dict[str, Sequence[float]]) -> None:
         """Add a line chart (e.g. the student's smoke-test losses beside the reference's) to the report."""
@@ -91,17 +117,32 @@ class Notebook:
         if name not in self._components:
             try:
                 data = self.run("describe", {"name": name}, what=f"`{name}`", missing_ok=True)
-                self._components[name] = Component(name, data["used_name"], data["kind"],
-                                                   tuple(data["params"]), data["defaults"])
+                origin = data.get("origin") or {}
+                self._components[name] = Component(name, data["used_name"], data["kind"], tuple(data["params"]),
+                                                   data["defaults"], origin.get("found", "the book's name"),
+                                                   origin.get("module", "__main__"))
             except _Missing:
                 self._components[name] = None
         return self._components[name]
 
     def require(self, name: str) -> Component:
-        """The component, or a failed check saying it is missing and how to map another name."""
+        """The component, or a failed check saying it is missing and how to map another name.
+
+        Only the contract's names (grader/contract.toml) can be required: for any other name this is
+        `optional` (a grader rule, so that no check fails a submission for a name it was never asked for)."""
+        if not is_contract_name(name):
+            return self.optional(name)
         component = self.find(name)
         if component is None:
             pytest.fail(ComponentMissing(component=name, mapped=None).message, pytrace=False)
+        return component
+
+    def optional(self, name: str, why: str = "the assignment does not require it") -> Component:
+        """A component the contract does not name: the check is informational (skipped) when it is absent."""
+        component = self.find(name)
+        if component is None:
+            pytest.skip(f"informational: no `{name}` in the notebook ({why}); map yours with "
+                        f"GRADER_NAMES = {{\"{name}\": \"<your name>\"}} to have it checked")
         return component
 
     def exercise(self, name: str) -> Component:
@@ -130,6 +171,9 @@ class Notebook:
         except ComponentMissing as err:
             if missing_ok:
                 raise _Missing(err.message) from None
+            if not is_contract_name(str(err.component)):
+                pytest.skip(f"informational: no `{err.component}` in the notebook (the assignment does not "
+                            "require it)")
             pytest.fail(err.message, pytrace=False)
         except ProbeFailed as err:
             pytest.fail(_explain(err, what), pytrace=False)
@@ -151,31 +195,135 @@ class Notebook:
             self._shapes[key] = [(e["name"], tuple(e["shape"]), e["buffer"]) for e in data["state"]]
         return self._shapes[key]
 
-    def transplant(self, name: str, init: dict, reference: nn.Module) -> WeightMapping:
-        """The reference module's weights keyed and shaped for the student's module."""
-        params = [(n, shape) for n, shape, is_buffer in self.state_shapes(name, init) if not is_buffer]
-        return map_weights(_reference_weights(reference), params)
+    def module_tree(self, name: str, init: dict) -> Tree:
+        """The tree (modules, parameters, ties) of the student's module built with `init`."""
+        key = f"tree:{name}:{sorted(init.items())!r}"
+        if key not in self._shapes:
+            component = self.require(name)
+            data = self.run("module_tree", {"name": name, "init_kwargs": init}, what=f"building {component.display}")
+            self._shapes[key] = Tree.from_description(data)
+        return self._shapes[key]
+
+    def grader_params(self, name: str) -> dict[str, str]:
+        """The student's GRADER_PARAMS for a component: their parameter path prefixes -> the book's."""
+        if "GRADER_PARAMS" not in self._shapes:
+            data = self.run("grader_params", {}, what="reading GRADER_PARAMS")
+            self._shapes["GRADER_PARAMS"] = data.get("params") or {}
+        table = self._shapes["GRADER_PARAMS"]
+        nested = table.get(name) if isinstance(table.get(name), dict) else {}
+        flat = {k: v for k, v in table.items() if isinstance(v, str)}
+        return {str(k): str(v) for k, v in {**flat, **nested}.items() if isinstance(v, str)}
+
+    def bind(self, name: str, init: dict, reference: nn.Module) -> Binding:
+        """The ways to load the reference's weights into the student's module (grader.bind)."""
+        return bind(reference, self.module_tree(name, init), heads=_heads(init), extra_names=self.grader_params(name))
 
     def forward(self, name: str, *, init: dict, reference: nn.Module, inputs: Sequence[torch.Tensor],
-                method: str | None = None, kwargs: dict | None = None) -> torch.Tensor:
-        """The student's module built with `init`, given the reference's weights, run on `inputs` (eval mode)."""
+                method: str | None = None, kwargs: dict | None = None,
+                expected: torch.Tensor | Sequence[torch.Tensor] | None = None):
+        """The student's module built with `init`, given the reference's weights, run on `inputs` (eval mode).
+
+        The weights are bound by role (grader.bind); where several bindings are possible, each is run and the
+        one whose output equals `expected` (default: the reference's output; a list: any of the outputs the book
+        allows) is kept, else the closest. A
+        binding may adapt `reference` in place to a variant the book allows (a tied head): compute the
+        expected output after this call. No binding at all holds the check for review."""
         component = self.require(name)
-        mapping = self.transplant(name, init, reference)
-        if mapping.state_dict is None:
-            pytest.skip(f"{component.display}: {mapping.problem}; its properties are checked instead")
-        return self.forward_with(name, init=init, state_dict=mapping.state_dict, inputs=inputs,
-                                 method=method, kwargs=kwargs)
+        binding = self.bind(name, init, reference)
+        if not binding.candidates:
+            self._record(component, binding, None, None)
+            hold_for_review(f"{component.display}: the grader could not load the book's weights into yours to "
+                            f"compare it with the reference: {binding.problem}. This check is held for the course "
+                            f"staff (its points are neither given nor lost). To have it graded, map your parameter "
+                            f"names in a cell, e.g. GRADER_PARAMS = {{\"{name}\": {{\"<your submodule>\": "
+                            f"\"<the book's name>\"}}}} (see student_tests/README.md).")
+        reference.eval()
+        candidates = self._preferred_first(name, binding.candidates)
+        tried = candidates[:1] if self._patterns.get(name) == _pattern(candidates[0]) else candidates
+        output, chosen = self._pick(name, init, tried, reference, inputs, method, kwargs, expected)
+        if chosen is None and len(tried) < len(candidates):
+            output, chosen = self._pick(name, init, candidates, reference, inputs, method, kwargs, expected)
+        matched = chosen is not None
+        chosen = chosen or self._closest
+        apply_reference_changes(reference, chosen)
+        if matched:
+            self._patterns[name] = _pattern(chosen)
+        self._record(component, binding, chosen, matched)
+        return output
+
+    def _preferred_first(self, name: str, candidates) -> list[Candidate]:
+        known = self._patterns.get(name)
+        return sorted(candidates, key=lambda c: _pattern(c) != known)
+
+    def _pick(self, name, init, candidates, reference, inputs, method, kwargs, expected):
+        """(output, candidate) of the first candidate whose output equals the expected one; (closest output, None)."""
+        outputs = self._run_candidates(name, init, candidates, inputs, method, kwargs)
+        best = (float("inf"), None, None)
+        for candidate, output in zip(candidates, outputs):
+            if not isinstance(output, torch.Tensor):
+                continue
+            wants = [expected] if isinstance(expected, torch.Tensor) else list(expected) if expected is not None \
+                else [self._expected(reference, candidate, inputs, method, kwargs)]
+            results = [compare_tensors(output, want) for want in wants]
+            if any(r.ok for r in results):
+                return output, candidate
+            best = min(best, (min(r.max_abs for r in results), id(candidate), (output, candidate)), key=lambda b: b[0])
+        if best[2] is None:  # every candidate raised or gave no tensor: show the first one's outcome
+            self._closest = candidates[0]
+            return outputs[0], None
+        self._closest = best[2][1]
+        return best[2][0], None
+
+    @staticmethod
+    def _expected(reference, candidate, inputs, method, kwargs):
+        model = reference
+        if candidate.reference_changes:
+            model = copy.deepcopy(reference)
+            apply_reference_changes(model, candidate)
+        call = getattr(model, method) if method else model
+        with torch.no_grad():
+            return call(*inputs, **(kwargs or {}))
+
+    def _run_candidates(self, name, init, candidates, inputs, method, kwargs) -> list:
+        """The student's outputs, one per candidate state dict, in one kernel round trip."""
+        tensors: dict[str, torch.Tensor] = {}
+        keys = [_encode(x, tensors)["$tensor"] for x in inputs]
+        states = [{k: _encode(v, tensors)["$tensor"] for k, v in c.state_dict.items()} for c in candidates]
+        payload = {"name": name, "init_kwargs": init, "inputs": keys, "method": method, "seed": 0, "eval": True,
+                   "kwargs": _encode(kwargs or {}, tensors), "candidates": states}
+        component = self.require(name)
+        data = self._call("module_forward", payload, tensors, what=f"running {component.display}")
+        outputs = data["outputs"]
+        if len(candidates) == 1 and isinstance(outputs[0], dict):
+            pytest.fail(f"running {component.display} raised {outputs[0].get('error')}", pytrace=False)
+        return outputs
+
+    def _record(self, component: Component, binding: Binding, chosen: Candidate | None, matched: bool | None):
+        """Keep, per component, the first binding that reproduced the reference (else the latest attempt)."""
+        previous = self.bindings.get(component.book_name)
+        if previous is not None and previous.matched:
+            return
+        self.bindings[component.book_name] = BindingRecord(
+            component.book_name, component.used_name, component.found, component.module, binding.method,
+            len(binding.candidates), matched, chosen.pairs if chosen else (), chosen.notes if chosen else (),
+            binding.problem)
 
     def forward_with(self, name: str, *, init: dict, state_dict: dict | None, inputs: Sequence[torch.Tensor],
-                     method: str | None = None, kwargs: dict | None = None, seed: int = 0, eval: bool = True):
-        """Build the student's module, load `state_dict` (student's names; None keeps its own init), run it."""
+                     method: str | None = None, kwargs: dict | None = None, seed: int = 0, eval: bool = True,
+                     trace_dropout: bool = False):
+        """Build the student's module, load `state_dict` (student's names; None keeps its own init), run it.
+
+        With `trace_dropout`, returns (output, dropout calls): the (shape, p) of every dropout that acted,
+        in order (F.dropout, nn.Dropout, and scaled_dot_product_attention's dropout_p, marked "fused")."""
         tensors: dict[str, torch.Tensor] = {}
         keys = [_encode(x, tensors)["$tensor"] for x in inputs]
         state = {k: _encode(v, tensors)["$tensor"] for k, v in (state_dict or {}).items()}
         payload = {"name": name, "init_kwargs": init, "inputs": keys, "method": method, "seed": seed, "eval": eval,
-                   "kwargs": _encode(kwargs or {}, tensors), "state_dict": state if state_dict is not None else None}
+                   "kwargs": _encode(kwargs or {}, tensors), "state_dict": state if state_dict is not None else None,
+                   "trace_dropout": trace_dropout}
         component = self.require(name)
-        return self._call("module_forward", payload, tensors, what=f"running {component.display}")["output"]
+        data = self._call("module_forward", payload, tensors, what=f"running {component.display}")
+        return (data["output"], data["dropout_calls"]) if trace_dropout else data["output"]
 
 
 class _Missing(Exception):

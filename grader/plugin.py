@@ -37,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--budget", type=float, default=600.0, help="seconds for the whole notebook (default 600)")
     group.addoption("--device", default="auto", choices=("cpu", "cuda", "auto"),
                     help="device for training checks (default auto: CUDA when available)")
+    group.addoption("--weights", metavar="DIR", default=None,
+                    help="pretrained-weights cache for notebooks that load GPT-2 (see README: Pretrained weights)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,10 +70,12 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     loaded = load_notebook(submission.notebook)
     if loaded.problem:
         pytest.fail(loaded.problem, pytrace=False)
+    weights = request.config.getoption("--weights")
     options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
-                             budget=request.config.getoption("--budget"))
+                             budget=request.config.getoption("--budget"), weights=weights)
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
-    workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch))
+    workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch),
+                              weights=Path(weights) if weights else None)
     session = KernelSession(loaded.notebook, workdir, options=options)
     try:
         session.start()
@@ -80,7 +84,7 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
                             original=loaded.notebook)
         collector = _collector(request.config)
         if collector is not None:  # the grader's run: hand it the cells and the figures checks add
-            collector.execution, collector.plots = execution, notebook.plots
+            collector.execution, collector.plots, collector.bindings = execution, notebook.plots, notebook.bindings
         yield notebook
     finally:
         session.close()

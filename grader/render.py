@@ -64,7 +64,8 @@ def render_html(report: Report) -> str:
 def gradescope_results(report: Report) -> dict:
     """Gradescope's results.json: total score and one entry per check."""
     tests = [{"name": f"{c.component or 'general'}: {c.title}", "score": c.points, "max_score": c.max_points,
-              "status": "passed" if c.status == "pass" else "failed", "output": c.message}
+              "status": "passed" if c.status == "pass" else "failed",
+              "output": f"Held for review by the course staff: {c.message}" if c.status == "review" else c.message}
              for c in report.checks if c.max_points or c.status != "skip"]
     tests += [{"name": f"{cat.name} (provisional)", "score": cat.score, "max_score": cat.max_score,
                "output": cat.note} for cat in report.categories if cat.provisional]
@@ -80,7 +81,8 @@ def write_gradebook(reports: list[dict], path: Path) -> None:
         for r in sorted(reports, key=lambda r: (r["student"], r["assignment"] or "", r["option"] or "")):
             scores = {c["name"]: c["score"] for c in r["categories"]}
             provisional = any(c["provisional"] for c in r["categories"])
-            status = "problem" if r["problems"] else "provisional" if provisional else "final"
+            review = any(c["status"] == "review" for c in r["checks"])
+            status = "problem" if r["problems"] else "review" if review else "provisional" if provisional else "final"
             writer.writerow([r["student"], r["assignment"] or "", r["option"] or "",
                              *(f"{scores[c]:g}" if c in scores else "" for c in categories),
                              f"{r['score']:g}", f"{r['max_score']:g}", status])

@@ -9,7 +9,7 @@ from pathlib import Path
 from grader import __version__
 from grader.score import CategoryScore, CheckResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: check status "review", `bindings`, item `held`
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,22 @@ class Plot:
     series: dict = dataclasses.field(default_factory=dict)  # lines: label -> list of y values
     matrix: tuple = ()  # rows of values in [0, 1]
     labels: tuple = ()  # matrix row/column labels
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    """How a component was found and how the book's weights were loaded into it, for the report."""
+
+    component: str
+    used_name: str
+    found: str
+    module: str
+    method: str  # names | roles | searched | none
+    candidates: int = 0
+    matched: bool | None = None  # a candidate reproduced the reference (None: not run)
+    pairs: tuple = ()  # (your parameter, the book's, how)
+    notes: tuple = ()
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,7 @@ class Report:
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     plots: tuple[Plot, ...] = ()
+    bindings: tuple[BindingRecord, ...] = ()  # how each component was found and its weights loaded
     grader_version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
@@ -48,6 +65,10 @@ class Report:
 
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status in ("fail", "error")]
+
+    def review_checks(self) -> list[CheckResult]:
+        """Checks held for the course staff: they could not be graded automatically."""
+        return [c for c in self.checks if c.status == "review"]
 
 
 def resolve_device(choice: str) -> str:

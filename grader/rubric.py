@@ -4,9 +4,14 @@ A rubric has categories; a category has items; an item names the checks that fee
 fnmatch patterns over check ids (`test_file.py::test_name`, relative to the assignment's
 suite folder). Item kinds:
 
-- `checks`: points shared by its checks by pass rate (skips don't count; all skipped gives 0).
+- `checks`: points shared by its checks by pass rate (skips don't count; all skipped gives 0,
+  unless `optional = true`: then the item does not apply, and the category's other items
+  share its points in proportion to theirs). Checks held for review count, with 0 points
+  given: their share is "held".
 - `exercises`: course exercises; each is attempted when one of its checks ran (was not
-  skipped) and earns its pass rate; the item awards the best `required` credits.
+  skipped); the item awards full credit per attempted exercise up to `required`, whatever
+  the checks found (whether they work is Correctness: an optional `checks` item there names
+  the same checks). This kind does not take its checks from other items.
 - `signal`: a measured share in [0, 1] of its points (grader.evidence): `signal` names it
   (runs_clean, execution_order, lint, docstrings, cell_size, plots, training_evidence);
   `minimum` is the plot count that earns full points.
@@ -46,6 +51,7 @@ class Item:
     minimum: int = 1
     terms: tuple[str, ...] = ()
     min_terms: int = 1
+    optional: bool = False  # checks item only: when none of its checks ran, its points go to the others
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _only(table: dict, allowed: set[str], where: str) -> dict:
 
 def _item(table: dict, where: str) -> Item:
     _only(table, {"id", "title", "points", "kind", "checks", "exercises", "required", "signal", "minimum",
-                  "terms", "min_terms"}, where)
+                  "terms", "min_terms", "optional"}, where)
     kind = table.get("kind", "checks")
     if kind not in ITEM_KINDS:
         raise RubricError(f"{where}: kind {kind!r} is not one of {ITEM_KINDS}")
@@ -89,7 +95,8 @@ def _item(table: dict, where: str) -> Item:
     exercises = tuple(Exercise(name, tuple(patterns)) for name, patterns in table.get("exercises", {}).items())
     return Item(table["id"], table.get("title", table["id"]), float(table["points"]), kind,
                 tuple(table.get("checks", ())), exercises, int(table.get("required", 0)), table.get("signal", ""),
-                int(table.get("minimum", 1)), tuple(table.get("terms", ())), int(table.get("min_terms", 1)))
+                int(table.get("minimum", 1)), tuple(table.get("terms", ())), int(table.get("min_terms", 1)),
+                bool(table.get("optional", False)))
 
 
 def _category(table: dict, where: str) -> Category:

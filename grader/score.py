@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 
 from grader.rubric import Item, Rubric
 
-STATUSES = ("pass", "fail", "error", "skip")
+STATUSES = ("pass", "fail", "error", "skip", "review")  # review: held for the course staff
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ItemScore:
     max_score: float
     evidence: str = ""
     provisional: bool = False
+    held: float = 0.0  # points of checks held for review: neither given nor lost until staff decide
 
 
 @dataclass(frozen=True)
@@ -69,29 +70,36 @@ def _matching(item_patterns, checks, taken):
 
 
 def _share(checks, points):
-    """Points split evenly over the checks that ran; each passing check earns its share."""
+    """Points split evenly over the checks that ran (held ones included); each passing check earns its share."""
     ran = [c for c in checks if c.status != "skip"]
     each = points / len(ran) if ran else 0.0
     return {c.id: (each if c.status == "pass" else 0.0, each) for c in ran}
 
 
-def _score_exercises(item: Item, checks, taken):
-    """Best `required` exercises by pass rate; returns per-check (points, max) and a note."""
-    credits = []
+def _held(checks, points: dict) -> float:
+    return round(sum(points[c.id][1] for c in checks if c.status == "review" and c.id in points), 2)
+
+
+def _ran_note(mine) -> str:
+    ran = [c for c in mine if c.status != "skip"]
+    if not ran:
+        return "no check ran"
+    held = sum(c.status == "review" for c in ran)
+    return f"{sum(c.status == 'pass' for c in ran)} of {len(ran)} checks passed" + \
+        (f", {held} held for review" if held else "")
+
+
+def _score_exercises(item: Item, checks):
+    """Credit per attempted exercise (a check of it ran), up to `required`; returns a note. Takes no checks."""
+    attempted = []
     for exercise in item.exercises:
-        mine = _matching(exercise.checks, checks, taken)
-        taken.update(c.id for c in mine)
-        ran = [c for c in mine if c.status != "skip"]
-        if ran:
-            credits.append((sum(c.status == "pass" for c in ran) / len(ran), exercise.name, ran))
-    credits.sort(key=lambda credit: -credit[0])
-    per_exercise = item.points / max(item.required, 1)
-    awarded = {}
-    for _, _, ran in credits[: item.required]:
-        awarded.update(_share(ran, per_exercise))
-    names = ", ".join(name for _, name, _ in credits) or "none"
-    note = f"exercises attempted: {names} ({len(credits)} of {item.required} required)"
-    return awarded, note
+        mine = [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in exercise.checks)]
+        if any(c.status != "skip" for c in mine):
+            attempted.append(exercise.name)
+    required = max(item.required, 1)
+    score = item.points * min(len(attempted), required) / required
+    names = ", ".join(attempted) or "none"
+    return round(score, 2), f"exercises attempted: {names} ({len(attempted)} of {item.required} required)"
 
 
 def _item_score(item: Item, checks, taken, signals) -> tuple[ItemScore, dict]:
@@ -105,15 +113,19 @@ def _item_score(item: Item, checks, taken, signals) -> tuple[ItemScore, dict]:
         return ItemScore(item.id, item.title, round(item.points * signal.value, 2), item.points, signal.evidence,
                          item.kind == "readme"), {}
     if item.kind == "exercises":
-        points, note = _score_exercises(item, checks, taken)
-    else:
-        mine = _matching(item.checks, checks, taken)
-        taken.update(c.id for c in mine)
-        points = _share(mine, item.points)
-        ran = [c for c in mine if c.status != "skip"]
-        note = f"{sum(c.status == 'pass' for c in ran)} of {len(ran)} checks passed" if ran else "no check ran"
+        total, note = _score_exercises(item, checks)
+        return ItemScore(item.id, item.title, total, item.points, note), {}
+    mine = _matching(item.checks, checks, taken)
+    taken.update(c.id for c in mine)
+    if item.optional and all(c.status == "skip" for c in mine):
+        return ItemScore(item.id, item.title, 0.0, 0.0, "does not apply: none of its checks ran (" +
+                         ("; ".join(dict.fromkeys(c.message.split(":")[0] for c in mine if c.message))[:200] or
+                          "nothing to check") + "); its points go to the category's other items"), {}
+    points = _share(mine, item.points)
+    note = _ran_note(mine)
     total = round(sum(p for p, _ in points.values()), 2)
-    return ItemScore(item.id, item.title, total, item.points, note), points
+    held = _held(checks, points)
+    return ItemScore(item.id, item.title, total, item.points, note, held > 0, held), points
 
 
 def score(rubric: Rubric, checks: list[CheckResult], signals: dict | None = None,
@@ -129,12 +141,14 @@ def score(rubric: Rubric, checks: list[CheckResult], signals: dict | None = None
     by_name = {o.category: o for o in overrides}
     categories = []
     for category in rubric.categories:
-        items = []
+        items, category_points = [], {}
         for item in category.items:
             item_score, points = _item_score(item, checks, taken, signals or {})
             items.append(item_score)
-            awarded.update(points)
-            category_of.update({cid: category.name for cid in points})
+            category_points.update(points)
+        items, category_points = _redistribute(category.points, items, category_points)
+        awarded.update(category_points)
+        category_of.update({cid: category.name for cid in category_points})
         categories.append(_category_score(category, tuple(items), by_name.get(category.name)))
     results = tuple(
         replace(c, category=category_of.get(c.id), points=round(awarded.get(c.id, (0.0, 0.0))[0], 3),
@@ -144,10 +158,25 @@ def score(rubric: Rubric, checks: list[CheckResult], signals: dict | None = None
     return Scored(tuple(categories), results)
 
 
+def _redistribute(total: float, items: list[ItemScore], points: dict):
+    """Items that do not apply (max 0) leave their points to the others, in proportion to theirs."""
+    applying = sum(i.max_score for i in items)
+    if applying <= 0 or abs(applying - total) < 1e-9:
+        return items, points
+    factor = total / applying
+    scaled = [replace(i, score=round(i.score * factor, 2), max_score=round(i.max_score * factor, 2),
+                      held=round(i.held * factor, 2)) for i in items]
+    return scaled, {cid: (p * factor, m * factor) for cid, (p, m) in points.items()}
+
+
 def _category_score(category, items: tuple[ItemScore, ...], override: Override | None) -> CategoryScore:
     total = round(sum(i.score for i in items), 2)
     provisional = any(i.provisional for i in items)
-    note = "from README key terms and saved outputs; the course staff confirm" if provisional else ""
+    held = round(sum(i.held for i in items), 2)
+    notes = (["from README key terms and saved outputs; the course staff confirm"] if
+             any(i.provisional and not i.held for i in items) else [])
+    notes += [f"{held:g} points held for review"] if held else []
+    note = "; ".join(notes)
     if override is None:
         return CategoryScore(category.name, total, category.points, provisional, note, items)
     points = min(max(override.points, 0.0), category.points)

@@ -18,8 +18,13 @@ points = 40
   checks = ["test_tok.py::*"]
   [[categories.items]]
   id = "att"
-  points = 10
+  points = 6
   checks = ["test_att.py::test_shape"]
+  [[categories.items]]
+  id = "exercise-correctness"
+  points = 4
+  optional = true
+  checks = ["test_ex.py::*"]
 
 [[categories]]
 name = "Completeness"
@@ -55,31 +60,53 @@ def _category(scored, name):
 
 def test_points_are_shared_by_pass_rate():
     scored = _scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "fail"), ("test_tok.py::c", "pass"),
-                     ("test_att.py::test_shape", "pass"))
-    assert _category(scored, "Correctness").score == 30.0  # 2/3 of 30 + 10
+                     ("test_att.py::test_shape", "pass"), ("test_ex.py::test_pad", "pass"))
+    assert _category(scored, "Correctness").score == 30.0  # 2/3 of 30 + 6 + 4
 
 
 def test_each_check_carries_its_share_and_category():
-    scored = _scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "error"))
+    scored = _scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "error"), ("test_ex.py::test_x", "pass"))
     points = {c.id: (c.points, c.max_points, c.category) for c in scored.checks}
-    assert points == {"test_tok.py::a": (15.0, 15.0, "Correctness"), "test_tok.py::b": (0.0, 15.0, "Correctness")}
+    assert points == {"test_tok.py::a": (15.0, 15.0, "Correctness"), "test_tok.py::b": (0.0, 15.0, "Correctness"),
+                      "test_ex.py::test_x": (4.0, 4.0, "Correctness")}
 
 
 def test_skipped_checks_do_not_count_but_all_skipped_earns_nothing():
-    assert _category(_scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "skip")), "Correctness").score == 30.0
-    assert _category(_scored(("test_tok.py::a", "skip")), "Correctness").score == 0.0
+    ex = ("test_ex.py::test_pad", "pass")
+    assert _category(_scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "skip"), ex), "Correctness").score == 34.0
+    assert _category(_scored(("test_tok.py::a", "skip"), ex), "Correctness").score == 4.0  # tok and att earn 0
 
 
-def test_unattempted_exercises_are_skipped_and_the_best_required_count():
+def test_exercises_earn_completeness_for_the_attempt_and_correctness_for_working():
     scored = _scored(("test_ex.py::test_char_round_trip", "pass"), ("test_ex.py::test_pad_a", "pass"),
                      ("test_ex.py::test_pad_b", "fail"), ("test_ex.py::test_freq", "skip"))
     completeness = _category(scored, "Completeness")
-    assert completeness.score == 7.5  # 5 for 2.1 + 2.5 for half of 2.2
+    assert completeness.score == 10.0  # 2.1 and 2.2 attempted, 2 required
     assert "2.1, 2.2 (2 of 2 required)" in completeness.items[0].evidence
+    exercises = next(i for i in _category(scored, "Correctness").items if i.id == "exercise-correctness")
+    assert (exercises.score, exercises.max_score) == (pytest.approx(4 * 2 / 3, abs=0.01), 4.0)
 
 
-def test_one_exercise_attempted_earns_half():
-    assert _category(_scored(("test_ex.py::test_char_x", "pass")), "Completeness").score == 5.0
+def test_an_optional_item_whose_checks_all_skipped_leaves_its_points_to_the_others():
+    scored = _scored(("test_tok.py::a", "pass"), ("test_att.py::test_shape", "fail"), ("test_ex.py::test_x", "skip"))
+    correctness = _category(scored, "Correctness")
+    by_id = {i.id: i for i in correctness.items}
+    assert by_id["exercise-correctness"].max_score == 0.0 and "does not apply" in by_id["exercise-correctness"].evidence
+    assert (by_id["tok"].max_score, by_id["att"].max_score, correctness.score) == (33.33, 6.67, 33.33)
+    assert {c.id: c.max_points for c in scored.checks}["test_tok.py::a"] == pytest.approx(33.333, abs=0.01)
+
+
+def test_checks_held_for_review_count_but_give_nothing_and_make_the_category_provisional():
+    scored = _scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "review"), ("test_att.py::test_shape", "pass"),
+                     ("test_ex.py::test_pad", "pass"))
+    correctness = _category(scored, "Correctness")
+    tok = next(i for i in correctness.items if i.id == "tok")
+    assert (tok.score, tok.held, correctness.score, correctness.provisional) == (15.0, 15.0, 25.0, True)
+    assert "15 points held for review" in correctness.note and "1 held for review" in tok.evidence
+
+
+def test_one_exercise_attempted_earns_half_even_when_it_fails():
+    assert _category(_scored(("test_ex.py::test_char_x", "fail")), "Completeness").score == 5.0
 
 
 def test_manual_categories_are_provisional_with_zero():

@@ -65,11 +65,8 @@ def probe_tokenizer(req):
 
 
 def _simple_tokenizer_types(req):
-    names = ["SimpleTokenizerV1", "SimpleTokenizerV2"]
-    mapping = req.namespace.get("GRADER_NAMES")
-    if isinstance(mapping, dict):
-        names += [mapping.get(n) for n in names if isinstance(mapping.get(n), str)]
-    return tuple(t for t in (req.namespace.get(n) for n in names) if isinstance(t, type))
+    found = (req.global_value(name) for name in ("SimpleTokenizerV1", "SimpleTokenizerV2"))
+    return tuple(t for t in found if isinstance(t, type))
 
 
 def _bpe_candidate(req, name):

@@ -134,12 +134,6 @@ def _fill(fn, known):
     return kwargs
 
 
-def _used_names(req, book_name):
-    mapping = req.namespace.get("GRADER_NAMES")
-    mapped = mapping.get(book_name) if isinstance(mapping, dict) else None
-    return {book_name} | ({mapped} if isinstance(mapped, str) and mapped else set())
-
-
 @contextlib.contextmanager
 def _book_helpers(req, fn, names=BOOK_HELPERS):
     """While the block runs, the book's helpers stand in for the student's (in the notebook and fn's module)."""
@@ -152,7 +146,7 @@ def _book_helpers(req, fn, names=BOOK_HELPERS):
     saved = []
     for space in spaces:
         for book_name in names:
-            for used in _used_names(req, book_name):
+            for used in req.names_for(book_name):
                 if used in space:
                     saved.append((space, used, space[used]))
                     space[used] = getattr(ch05, book_name)
@@ -177,28 +171,6 @@ def _numbers(values):
 
 def _error(err):
     return {"error": type(err).__name__, "message": str(err)[:300]}
-
-
-def _own(req, name):
-    """The notebook's own function `name`, or None when it is missing or imported from a package."""
-    try:
-        return req.resolve_own(name)
-    except Exception as err:  # noqa: BLE001 - kernel_side's ProbeError ("missing" / "imported")
-        if getattr(err, "kind", None) in ("missing", "imported"):
-            return None
-        raise
-
-
-def _own_functions(req):
-    """(name, function) of the notebook's own public functions, in name order."""
-    found = []
-    for name in sorted(req.namespace):
-        obj = req.namespace[name]
-        if name.startswith("_") or not inspect.isfunction(obj):
-            continue
-        if _own(req, name) is obj:
-            found.append((name, obj))
-    return found
 
 
 def _signature_text(name, fn):
@@ -257,9 +229,9 @@ def probe_loss_loader(req):
 
 def _perplexity_candidates(req):
     """GRADER_NAMES["perplexity"] or `perplexity`, then own functions whose name mentions perplexity."""
-    first = _own(req, "perplexity")
+    first = req.own("perplexity")
     found = [("perplexity", first)] if first is not None else []
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         if "perplexity" in name.lower() and all(fn is not f for _, f in found):
             found.append((name, fn))
     return found
@@ -364,15 +336,15 @@ def probe_train(req):
 def _accumulation_candidate(req):
     """(function, its accumulation parameter, why): train_model_simple(accumulation_steps=...), then own
     functions with a parameter that mentions accumulation, then own functions whose name mentions it."""
-    book = _own(req, "train_model_simple")
+    book = req.own("train_model_simple")
     if book is not None and "accumulation_steps" in _parameters(book):
         return "train_model_simple", book, "accumulation_steps", "the accumulation_steps keyword of train_model_simple"
     pattern = re.compile(r"accum", re.IGNORECASE)
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         param = next((n for n in _parameters(fn) if pattern.search(n)), None)
         if param is not None:
             return name, fn, param, f"its parameter `{param}` mentions accumulation"
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         param = next((n for n in _parameters(fn) if re.search(r"steps|^k$|micro", n)), None)
         if pattern.search(name) and param is not None:
             return name, fn, param, f"its name mentions accumulation (steps set through `{param}`)"
@@ -390,10 +362,10 @@ def probe_accumulation(req):
 
 
 def _schedule_candidate(req):
-    book = _own(req, "train_model")
+    book = req.own("train_model")
     if book is not None:
         return "train_model", book, "the book's name train_model"
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         if any("warmup" in n.lower() for n in _parameters(fn)) and name != "lr_at_step":
             return name, fn, "it takes a warmup parameter"
     return None
@@ -473,15 +445,15 @@ def _nucleus_candidates(req):
     """generate with a top_p parameter, then own functions whose name mentions top_p/nucleus, then own
     sampling/generation/filter functions with a top_p parameter; (name, function, why)."""
     found = []
-    book = _own(req, "generate")
+    book = req.own("generate")
     if book is not None and "top_p" in _parameters(book):
         found.append(("generate", book, "the top_p keyword of generate"))
     pattern = re.compile(r"top_?p|nucleus", re.IGNORECASE)
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         if pattern.search(name) and all(fn is not f for _, f, _ in found):
             found.append((name, fn, "its name mentions top_p / nucleus"))
     sampler = re.compile(r"sampl|generat|filter|decod", re.IGNORECASE)  # not e.g. a helper that counts tokens
-    for name, fn in _own_functions(req):
+    for name, fn in req.own_functions():
         if "top_p" in _parameters(fn) and sampler.search(name) and all(fn is not f for _, f, _ in found):
             found.append((name, fn, "it takes a top_p parameter"))
     return found

@@ -145,16 +145,9 @@ def _roles(model, torch):
     return roles, names
 
 
-def _global(req, name):
-    """A notebook global by its book name, GRADER_NAMES first; None when absent."""
-    mapping = req.namespace.get("GRADER_NAMES")
-    mapped = mapping.get(name) if isinstance(mapping, dict) else None
-    return req.namespace.get(mapped if isinstance(mapped, str) and mapped else name)
-
-
 def _optimizer_coverage(req, model, torch):
     """Trainable parameters of `model` that the global `optimizer` does not hold (None: no optimizer)."""
-    optimizer = _global(req, "optimizer")
+    optimizer = req.global_value("optimizer")
     if not isinstance(optimizer, torch.optim.Optimizer):
         return None
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
@@ -178,7 +171,7 @@ def probe_global_model(req):
               "head": None if linear is None else {"name": head_name, "in": linear.in_features,
                                                    "out": linear.out_features, "type": type(head).__name__},
               "roles": roles, "names": names, "optimizer": _optimizer_coverage(req, model, torch),
-              "num_classes": _global(req, "num_classes") if isinstance(_global(req, "num_classes"), int) else None,
+              "num_classes": req.global_value("num_classes") if isinstance(req.global_value("num_classes"), int) else None,
               "context_length": pos.weight.shape[0] if isinstance(pos, torch.nn.Embedding) else None,
               "emb_dim": embedding.embedding_dim if embedding is not None else None}
     parameters = list(model.parameters())
@@ -252,11 +245,8 @@ class _book_helpers:
         import reference.ch06 as book
 
         space = getattr(fn, "__globals__", None)
-        mapping = req.namespace.get("GRADER_NAMES")
-        mapping = mapping if isinstance(mapping, dict) else {}
         self.space = space if isinstance(space, dict) else {}
-        self.swaps = {n: getattr(book, h) for h in HELPERS for n in {h, mapping.get(h)}
-                      if isinstance(n, str) and n in self.space}
+        self.swaps = {n: getattr(book, h) for h in HELPERS for n in req.names_for(h) if n in self.space}
         self.saved = {}
 
     def __enter__(self):

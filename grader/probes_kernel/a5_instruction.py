@@ -81,30 +81,16 @@ def probe_collate(req):
 # ---------------------------------------------------------------- optional parts found by name
 
 
-def _mapped(req, book_name):
-    mapping = req.namespace.get("GRADER_NAMES")
-    value = mapping.get(book_name) if isinstance(mapping, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def _own(req, name):
-    """The notebook's own object `name`, or None when it is missing or imported from a package."""
-    try:
-        return req.resolve_own(name)
-    except Exception:  # noqa: BLE001 - missing or imported: not a candidate
-        return None
-
-
 def _candidate(req, book_name, matches):
-    """(name, object): GRADER_NAMES[book_name], else book_name, else the first own global that `matches`."""
-    taken = {n for n in REQUIRED} | {_mapped(req, n) for n in REQUIRED}
-    for name in (_mapped(req, book_name), book_name):
-        if name and name in req.namespace and _own(req, name) is not None:
-            return name, req.namespace[name]
-    for name, value in sorted(req.namespace.items()):
+    """(name, object): the book name (GRADER_NAMES first), else the first own global that `matches`."""
+    own = req.own(book_name)
+    if own is not None:
+        return req.mapped_name(book_name) or book_name, own
+    taken = set().union(*(req.names_for(n) for n in REQUIRED))
+    for name, value in sorted(req.namespace.copy().items()):
         if name.startswith("_") or name in taken or not matches(name.lower(), value):
             continue
-        obj = _own(req, name)
+        obj = req.own(name)
         if obj is not None:
             return name, obj
     return None, None

@@ -296,13 +296,6 @@ def probe_lora_train(req):
 
 # ---------------------------------------------------------------- the notebook's model (E.4)
 
-def _global(req, name):
-    """A notebook global by its book name, GRADER_NAMES first; None when absent."""
-    mapping = req.namespace.get("GRADER_NAMES")
-    mapped = mapping.get(name) if isinstance(mapping, dict) else None
-    return req.namespace.get(mapped if isinstance(mapped, str) and mapped else name)
-
-
 def probe_global_model(req):
     """The notebook's global `model`: its LoRA and base parameters (total, trainable), wrapped and plain
     Linear layers, and the trainable parameters the global `optimizer` does not hold."""
@@ -319,7 +312,7 @@ def probe_global_model(req):
     inside = {id(q) for n, m in model.named_modules() if wrapper_cls is not None and isinstance(m, wrapper_cls)
               for q in m.modules()}
     plain = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside]
-    optimizer = _global(req, "optimizer")
+    optimizer = req.global_value("optimizer")
     missing = None
     if isinstance(optimizer, torch.optim.Optimizer):
         held = {id(q) for group in optimizer.param_groups for q in group["params"]}
