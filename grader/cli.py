@@ -132,8 +132,19 @@ class Progress:
 def summary_row(report: dict, reused: bool) -> str:
     label = submission_label(report["assignment"], report["option"], report["student"])
     failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
+    held = sum(c["status"] == "review" for c in report["checks"])
     note = report["problems"][0] if report["problems"] else f"{failed} check(s) failed" if failed else "all checks passed"
+    note += f", {held} held for review" if held and not report["problems"] else ""
     return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{' (reused)' if reused else ''}"
+
+
+def review_summary(reports: list[dict]) -> str:
+    """One line for the course staff: how many submissions have checks held for review, and how many checks."""
+    held = [sum(c["status"] == "review" for c in r["checks"]) for r in reports]
+    if not any(held):
+        return "no check is held for review"
+    return (f"{sum(held)} check(s) in {sum(1 for h in held if h)} submission(s) held for review "
+            "(status \"review\" in the gradebook; see each report's \"Held for review\")")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(one, submissions))
     write_gradebook([report for report, _ in results], args.out / "gradebook.csv")
     print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
+    print(review_summary([report for report, _ in results]))
     print(f"\n{len(results)} submission(s); reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
     return 0
 

@@ -42,6 +42,7 @@ class Collector:
         self.execution = None
         self.plots: list = []  # grader.report.Plot, added by checks through the `nb` fixture
         self.bindings: dict = {}  # component -> grader.report.BindingRecord, filled by the `nb` fixture
+        self.notes: list[str] = []  # what the grader did to the notebook's state (a stand-in model, ...)
         self.collection_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

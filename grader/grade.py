@@ -93,7 +93,8 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
                   environment=environment(options.device, options.seed), problems=tuple(problems),
-                  warnings=submission.warnings + _cell_warnings(execution), plots=tuple(collector.plots),
+                  warnings=submission.warnings + _cell_warnings(execution) + tuple(collector.notes),
+                  plots=tuple(collector.plots),
                   bindings=tuple(collector.bindings.values()))
 
 

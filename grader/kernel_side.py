@@ -450,6 +450,25 @@ def module_forward(req):
     return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or []}
 
 
+@probe("parameter_use")
+def parameter_use(req):
+    """Which parameters of a freshly built module shape its output: forward on the inputs (training mode off),
+    backward from a fixed random projection of the output; a parameter with no or an all-zero gradient is unused."""
+    torch, p = _torch(), req.payload
+    module = req.construct()
+    module.train(False)
+    inputs = [req.tensors[key] for key in p.get("inputs", [])]
+    output = module(*inputs)
+    if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+        raise ProbeError(f"{p['name']} returned a {type(output).__name__}, not a float tensor")
+    if not output.requires_grad:
+        return {"unused": [n for n, _ in module.named_parameters()], "output_grad": False}
+    weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(0))
+    (output * weights).sum().backward()
+    unused = [n for n, q in module.named_parameters() if q.grad is None or not bool(q.grad.abs().sum() > 0)]
+    return {"unused": unused, "output_grad": True}
+
+
 @probe("call_function")
 def call_function(req):
     """Call a function with decoded args/kwargs (seeded when payload has "seed")."""

@@ -95,6 +95,7 @@ class Notebook:
         self._closest: Candidate | None = None
         self.plots: list[Plot] = []  # figures checks add for the HTML report
         self.bindings: dict[str, BindingRecord] = {}  # per component, for the report
+        self.notes: list[str] = []  # what the grader did to the notebook's state, for the report's warnings
 
     def plot_lines(self, title: str, series: dict[str, Sequence[float]]) -> None:
         """Add a line chart (e.g. the student's smoke-test losses beside the reference's) to the report."""
@@ -152,6 +153,28 @@ class Notebook:
             pytest.skip(f"exercise not attempted: no `{name}` in the notebook")
         return component
 
+    def stand_in_model(self) -> dict:
+        """Once per session: when the notebook's pretrained `model` could not be built here (its weights cannot
+        be downloaded offline), rebuild it small and replay the statements that adapt it (grader/probes_kernel/
+        standin.py); the checks then inspect the student's head, freezing or LoRA code on that model.
+
+        Returns the probe's answer: status "own" (the notebook has its model), "stand-in" (rebuilt),
+        "no_creation" (the notebook never builds one), "not_failed", or "failed" with `why`."""
+        if "standin" not in self._shapes:
+            cells = [[c.index, self.original.cells[c.index].source, c.status] for c in self.execution.cells] \
+                if self.original is not None and self.execution is not None else []
+            data = self.run("standin.model", {"cells": cells}, what="rebuilding the notebook's model", timeout=120)
+            self._shapes["standin"] = data
+            if data["status"] == "stand-in":
+                failed = sum(1 for r in data["replayed"] if r["error"])
+                self.notes.append(
+                    f"cell {data['cell'] + 1} could not build your pretrained model here (`{data['creation'][:120]}`; "
+                    "no GPT-2 weights offline), so the checks inspected a small stand-in built by your own code "
+                    f"({', '.join(f'{k}={v}' for k, v in data['config'].items() if k in ('emb_dim', 'n_layers', 'n_heads'))}) "
+                    f"after replaying the {len(data['replayed'])} statements that adapt it"
+                    + (f" ({failed} of them raised)" if failed else ""))
+        return self._shapes["standin"]
+
     # ------------------------------------------------------------- running code
 
     def run(self, probe: str, payload: dict | None = None, *, what: str = "the submission", timeout=PROBE_TIMEOUT,
@@ -194,6 +217,16 @@ class Notebook:
             data = self.run("state_shapes", {"name": name, "init_kwargs": init}, what=f"building {component.display}")
             self._shapes[key] = [(e["name"], tuple(e["shape"]), e["buffer"]) for e in data["state"]]
         return self._shapes[key]
+
+    def unused_parameters(self, name: str, *, init: dict, inputs: Sequence[torch.Tensor]) -> list[str]:
+        """Parameters of the student's module (built with `init`) that do not shape its output on `inputs`:
+        their gradient is missing or zero. A stub that ignores its weights has them all unused."""
+        component = self.require(name)
+        tensors: dict[str, torch.Tensor] = {}
+        keys = [_encode(x, tensors)["$tensor"] for x in inputs]
+        data = self._call("parameter_use", {"name": name, "init_kwargs": init, "inputs": keys}, tensors,
+                          what=f"running {component.display} backwards")
+        return list(data["unused"])
 
     def module_tree(self, name: str, init: dict) -> Tree:
         """The tree (modules, parameters, ties) of the student's module built with `init`."""

@@ -84,7 +84,8 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
                             original=loaded.notebook)
         collector = _collector(request.config)
         if collector is not None:  # the grader's run: hand it the cells and the figures checks add
-            collector.execution, collector.plots, collector.bindings = execution, notebook.plots, notebook.bindings
+            collector.execution, collector.plots = execution, notebook.plots
+            collector.bindings, collector.notes = notebook.bindings, notebook.notes
         yield notebook
     finally:
         session.close()

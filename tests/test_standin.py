@@ -1,0 +1,69 @@
+"""A pretrained model that cannot be loaded offline is rebuilt small by the notebook's own code.
+
+The notebook below follows chapter 6's pattern: its weight download fails here (no network, no
+weights), so `model` is never built and the cells that replace the head, freeze layers and make the
+optimizer fail too. The stand-in probe rebuilds the model with the notebook's constructor and a small
+copy of its config, replays those statements, and publishes `model` and `optimizer`.
+"""
+
+import nbformat
+import pytest
+
+from grader.execute import KernelSession, SessionOptions
+from grader.notebook import Notebook
+from tests.notebooks import write_notebook
+
+OPTIONS = SessionOptions(cell_timeout=30, grace=1, max_restarts=0)
+CELLS = [
+    "import torch\nfrom reference.ch04 import GPTModel\n"
+    'BASE_CONFIG = {"vocab_size": 50257, "context_length": 1024, "emb_dim": 768, "n_heads": 12, "n_layers": 12,'
+    ' "drop_rate": 0.0, "qkv_bias": True}',
+    "from gpt_download_that_needs_the_network import download_and_load_gpt2\n"
+    'settings, params = download_and_load_gpt2(model_size="124M", models_dir="gpt2")\n'
+    "model = GPTModel(BASE_CONFIG)\nload_weights_into_gpt(model, params)\nmodel.eval();",
+    "for param in model.parameters():\n    param.requires_grad = False",
+    "torch.manual_seed(123)\nnum_classes = 2\n"
+    'model.out_head = torch.nn.Linear(in_features=BASE_CONFIG["emb_dim"], out_features=num_classes)',
+    "for param in model.trf_blocks[-1].parameters():\n    param.requires_grad = True\n"
+    "for param in model.final_norm.parameters():\n    param.requires_grad = True",
+    "def train_classifier_simple(model, *args):\n    raise RuntimeError('training must not be replayed')",
+    "optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)\n"
+    "losses = train_classifier_simple(model, optimizer)",
+]
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("standin")
+    path = write_notebook(workdir / "assignment5_classification.ipynb", *CELLS)
+    with KernelSession(nbformat.read(path, as_version=4), workdir, options=OPTIONS) as session:
+        execution = session.run_all()
+        yield Notebook(session, execution, original=nbformat.read(path, as_version=4))
+
+
+def test_the_model_is_rebuilt_small_and_adapted_by_the_notebooks_statements(notebook):
+    data = notebook.stand_in_model()
+    assert data["status"] == "stand-in" and data["cell"] == 1 and data["config"]["emb_dim"] == 16
+    assert {"model", "optimizer"} <= set(data["published"])
+    replayed = [r["source"] for r in data["replayed"]]
+    assert any("out_head" in s for s in replayed) and not any("train_classifier_simple(" in s for s in replayed)
+    info = notebook.run("generic.global_type", {"name": "model"})
+    assert info["type"] == "GPTModel"
+    assert "stand-in" in notebook.notes[0] and "cell 2" in notebook.notes[0]
+
+
+def test_the_stand_in_has_the_notebooks_head_and_freezing(notebook):
+    notebook.stand_in_model()
+    tree = notebook.run("standin.summary", {})
+    assert tree["head"] == [2, 16]  # Linear(emb_dim of the small config, num_classes)
+    parts = {name.split(".")[0] + ("." + name.split(".")[1] if name.startswith("trf_blocks") else "")
+             for name in tree["trainable"]}
+    assert parts == {"trf_blocks.1", "final_norm", "out_head"}  # the last block, the final norm, the new head
+    assert tree["optimizer_params"] == tree["parameters"]
+
+
+def test_a_notebook_with_its_own_model_is_left_alone(tmp_path):
+    path = write_notebook(tmp_path / "a.ipynb", "import torch\nmodel = torch.nn.Linear(2, 2)")
+    with KernelSession(nbformat.read(path, as_version=4), tmp_path, options=OPTIONS) as session:
+        nb = Notebook(session, session.run_all(), original=nbformat.read(path, as_version=4))
+        assert nb.stand_in_model()["status"] == "own" and not nb.notes

@@ -1,0 +1,75 @@
+"""A stub earns nothing: no check of a component replaced by a stub (returning zeros, its input, or a
+constant of the right shape, with the book's constructor and parameters) earns Correctness or
+Implementation points, for every component of every assignment (tests/stubs/<suite>.py).
+
+Each suite's correct sample is graded three times with all its components stubbed at once in a
+cell appended at the end, the flavours rotated so that every component meets every flavour.
+"""
+
+import importlib
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.grade import GradeOptions, grade_isolated
+from grader.load import discover
+from tests.stubs import FLAVOURS
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = sorted(p.stem for p in (Path(__file__).parent / "stubs").glob("*.py") if p.stem != "__init__")
+SCORED = ("Correctness", "Implementation")
+PRELUDE = "import torch\nfrom torch import nn\n\n"
+
+
+def stub_cell(stubs: dict, rotation: int) -> str:
+    """One cell redefining every component, component i with flavour (i + rotation) % 3."""
+    parts = [sources[FLAVOURS[(i + rotation) % len(FLAVOURS)]] for i, sources in enumerate(stubs.values())]
+    return PRELUDE + "\n\n".join(parts)
+
+
+def _stubbed_copy(sample: str, cell: str, target: Path) -> Path:
+    shutil.copytree(ROOT / "submissions" / sample, target)
+    [path] = target.glob("*.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(cell))
+    nbformat.write(notebook, path)
+    return target
+
+
+@pytest.fixture(scope="module")
+def stubbed_reports(tmp_path_factory):
+    """report.json of every suite's sample with all components stubbed, per rotation; graded two at a time."""
+    jobs = {}
+    for suite in SUITES:
+        module = importlib.import_module(f"tests.stubs.{suite}")
+        for rotation in range(len(FLAVOURS)):
+            folder = tmp_path_factory.mktemp(f"{suite}-{rotation}") / Path(module.SAMPLE).name
+            jobs[(suite, rotation)] = _stubbed_copy(module.SAMPLE, stub_cell(module.STUBS, rotation), folder)
+    out = tmp_path_factory.mktemp("reports")
+
+    def grade(folder: Path) -> dict:
+        [submission] = discover([folder])
+        report = grade_isolated(submission, out / folder.parent.name, GradeOptions(cell_timeout=60, budget=300),
+                                timeout=600)
+        return json.loads((report / "report.json").read_text())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(grade, folder) for key, folder in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize("rotation", range(len(FLAVOURS)))
+@pytest.mark.parametrize("suite", SUITES)
+def test_stubbed_components_earn_no_correctness_points(stubbed_reports, suite, rotation):
+    stubs = importlib.import_module(f"tests.stubs.{suite}").STUBS
+    report = stubbed_reports[(suite, rotation)]
+    assert not report["problems"], report["problems"]
+    earning = [(c["id"], c["status"], c["points"]) for c in report["checks"]
+               if c["component"] in stubs and c["category"] in SCORED and c["points"] > 0]
+    assert earning == [], earning
+    ran = [c for c in report["checks"] if c["component"] in stubs and c["status"] in ("fail", "error")]
+    assert {c["component"] for c in ran} == set(stubs), "every stubbed component fails at least one check"
