@@ -165,3 +165,20 @@ def test_kernel_env_keeps_only_allowed_variables(tmp_path, monkeypatch):
     env = kernel_env(tmp_path)
     assert "AWS_SECRET_ACCESS_KEY" not in env and env["OMP_NUM_THREADS"] == "2"
     assert env["TMPDIR"].startswith(str(tmp_path)) and os.path.isdir(env["TIKTOKEN_CACHE_DIR"])
+
+
+def test_a_weights_cache_is_linked_where_the_books_loaders_look(tmp_path):
+    cache = tmp_path / "weights"
+    (cache / "gpt2" / "124M").mkdir(parents=True)
+    (cache / "gpt2" / "124M" / "hparams.json").write_text('{"n_embd": 768}')
+    (cache / "gpt2-small-124M.pth").write_bytes(b"weights")
+    (cache / "huggingface" / "hub").mkdir(parents=True)
+    submission = tmp_path / "student"
+    submission.mkdir()
+    (submission / "gpt2-small-124M.pth").write_bytes(b"the student's own")
+    workdir = prepare_workdir(submission, tmp_path / "scratch", weights=cache)
+    assert json.loads((workdir / "gpt2" / "124M" / "hparams.json").read_text()) == {"n_embd": 768}
+    assert (workdir / "gpt2-small-124M.pth").read_bytes() == b"the student's own"  # the student's file wins
+    assert not (workdir / "huggingface").exists()
+    assert kernel_env(workdir, str(cache))["HF_HOME"] == str((cache / "huggingface").resolve())
+    assert "HF_HOME" not in kernel_env(workdir)
