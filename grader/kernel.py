@@ -52,7 +52,7 @@ class SessionOptions:
     grace: float = 5.0  # after the interrupt, before the kernel is killed
     max_restarts: int = 3
     output_cap: int = 20_000  # characters kept per cell (head and tail)
-    startup_timeout: float = 60.0
+    startup_timeout: float = 120.0  # a loaded CI machine can take a minute to start and replay a kernel
     limits: Limits = field(default_factory=Limits)
     weights: str | None = None  # an instructor's pretrained-weights cache (grade --weights DIR)
 

@@ -25,6 +25,7 @@ GROUPS = {}  # probe group name -> its functions, loaded once per kernel
 FOREIGN_PACKAGES = ("reference", "llms_from_scratch", "grader")  # reimplementing these is the assignment
 MAX_TEXT = 2000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CONFIG_ALIASES = {"ctx_len": "context_length"}  # GPT config keys of the book's early chapter 4-5 notebooks
 
 
 def probe(name):
@@ -68,6 +69,11 @@ def _user_namespace():
 def _origin(obj, workdir):
     """Where obj (or its class, for instances) was defined, and whether that is the submission."""
     target = obj if inspect.isclass(obj) or inspect.isroutine(obj) else type(obj)
+    if inspect.isfunction(target):  # a decorated function (@torch.no_grad()): where its own code lives
+        try:
+            target = inspect.unwrap(target)
+        except ValueError:
+            pass
     module = _text(getattr(target, "__module__", None) or "", 200)
     try:
         source = inspect.getsourcefile(target)
@@ -190,20 +196,58 @@ class Request:
             return _linear(_torch(), self.decode(value["$linear"]))
         return {k: self.decode(v) for k, v in value.items()}
 
+    def call(self, fn, arguments):
+        """call_with_book_arguments: by keyword, or by position when the student renamed the parameters."""
+        return call_with_book_arguments(fn, arguments)
+
     def describe(self, module):
         """describe_module(module): the tree the grader binds the book's weights to."""
         return describe_module(module)
+
+    def book_config(self, cfg):
+        """A copy of a GPT config dict that also answers the book's older key names (cfg["ctx_len"])."""
+        return BookConfig(cfg)
 
     def construct(self):
         """Build payload["name"] with init_args/init_kwargs under torch.manual_seed(seed)."""
         torch, cls = _torch(), self.resolve_own(self.payload["name"])
         torch.manual_seed(self.payload.get("seed", 0))
-        module = cls(*self.decode(self.payload.get("init_args", [])),
-                     **self.decode(self.payload.get("init_kwargs", {})))
+        kwargs = self.decode(self.payload.get("init_kwargs", {}))
+        if isinstance(kwargs.get("cfg"), dict):
+            kwargs["cfg"] = self.book_config(kwargs["cfg"])
+        args = self.decode(self.payload.get("init_args", []))
+        module = cls(*args, **kwargs) if args else call_with_book_arguments(cls, kwargs)
         if not isinstance(module, torch.nn.Module):
             raise ProbeError(f"{self.payload['name']}(...) did not build a torch.nn.Module "
                              f"but a {type(module).__name__}")
         return module
+
+
+def call_with_book_arguments(fn, arguments):
+    """fn(**arguments), the book's argument names in the book's order. When fn renamed some of them
+    (`block_size` for `context_length`, `config` for `cfg`) and takes that many positional parameters,
+    the arguments go by position instead: probes bind to what the code does, not to what it calls things."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn(**arguments)
+    names = {p.name for p in params}
+    if set(arguments) <= names or any(p.kind is p.VAR_KEYWORD for p in params):
+        return fn(**arguments)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) <= len(arguments) <= len(positional):
+        return fn(*arguments.values())
+    return fn(**arguments)
+
+
+class BookConfig(dict):
+    """A GPT config dict; a key of the book's early notebooks (CONFIG_ALIASES) reads its current one."""
+
+    def __missing__(self, key):
+        if key in CONFIG_ALIASES and CONFIG_ALIASES[key] in self:
+            return self[CONFIG_ALIASES[key]]
+        raise KeyError(key)
 
 
 def _linear(torch, spec):

@@ -93,6 +93,7 @@ class Notebook:
         self._shapes: dict[str, object] = {}
         self._patterns: dict[str, tuple] = {}  # per component, the pairing that last reproduced the reference
         self._closest: Candidate | None = None
+        self._bound: dict[str, dict] = {}  # per component, the state dict of the binding forward() last matched
         self.plots: list[Plot] = []  # figures checks add for the HTML report
         self.bindings: dict[str, BindingRecord] = {}  # per component, for the report
         self.notes: list[str] = []  # what the grader did to the notebook's state, for the report's warnings
@@ -119,9 +120,11 @@ class Notebook:
             try:
                 data = self.run("describe", {"name": name}, what=f"`{name}`", missing_ok=True)
                 origin = data.get("origin") or {}
-                self._components[name] = Component(name, data["used_name"], data["kind"], tuple(data["params"]),
-                                                   data["defaults"], origin.get("found", "the book's name"),
-                                                   origin.get("module", "__main__"))
+                component = Component(name, data["used_name"], data["kind"], tuple(data["params"]), data["defaults"],
+                                      origin.get("found", "the book's name"), origin.get("module", "__main__"))
+                self._components[name] = component
+                self.bindings.setdefault(name, BindingRecord(name, component.used_name, component.found,
+                                                             component.module, "found"))
             except _Missing:
                 self._components[name] = None
         return self._components[name]
@@ -224,7 +227,8 @@ class Notebook:
         component = self.require(name)
         tensors: dict[str, torch.Tensor] = {}
         keys = [_encode(x, tensors)["$tensor"] for x in inputs]
-        data = self._call("parameter_use", {"name": name, "init_kwargs": init, "inputs": keys}, tensors,
+        payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys}
+        data = self._call("parameter_use", payload, tensors,
                           what=f"running {component.display} backwards")
         return list(data["unused"])
 
@@ -281,8 +285,14 @@ class Notebook:
         apply_reference_changes(reference, chosen)
         if matched:
             self._patterns[name] = _pattern(chosen)
+        self._bound[name] = chosen.state_dict if matched else None
         self._record(component, binding, chosen, matched)
         return output
+
+    def bound_state(self, name: str) -> dict | None:
+        """The reference's weights in the student's names, as the last `forward` of `name` bound them when its
+        output equalled the expected one; None otherwise. For runs `forward` does not cover (training mode)."""
+        return self._bound.get(name)
 
     def _preferred_first(self, name: str, candidates) -> list[Candidate]:
         known = self._patterns.get(name)
@@ -322,7 +332,8 @@ class Notebook:
         tensors: dict[str, torch.Tensor] = {}
         keys = [_encode(x, tensors)["$tensor"] for x in inputs]
         states = [{k: _encode(v, tensors)["$tensor"] for k, v in c.state_dict.items()} for c in candidates]
-        payload = {"name": name, "init_kwargs": init, "inputs": keys, "method": method, "seed": 0, "eval": True,
+        payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys, "method": method, "seed": 0,
+                   "eval": True,
                    "kwargs": _encode(kwargs or {}, tensors), "candidates": states}
         component = self.require(name)
         data = self._call("module_forward", payload, tensors, what=f"running {component.display}")
@@ -332,9 +343,10 @@ class Notebook:
         return outputs
 
     def _record(self, component: Component, binding: Binding, chosen: Candidate | None, matched: bool | None):
-        """Keep, per component, the first binding that reproduced the reference (else the latest attempt)."""
+        """Keep, per component, the most telling binding that reproduced the reference: the one chosen among the
+        most candidates (a multi-head layout tells more than a one-head one); else the latest attempt."""
         previous = self.bindings.get(component.book_name)
-        if previous is not None and previous.matched:
+        if previous is not None and previous.matched and not (matched and len(binding.candidates) > previous.candidates):
             return
         self.bindings[component.book_name] = BindingRecord(
             component.book_name, component.used_name, component.found, component.module, binding.method,
@@ -351,7 +363,8 @@ class Notebook:
         tensors: dict[str, torch.Tensor] = {}
         keys = [_encode(x, tensors)["$tensor"] for x in inputs]
         state = {k: _encode(v, tensors)["$tensor"] for k, v in (state_dict or {}).items()}
-        payload = {"name": name, "init_kwargs": init, "inputs": keys, "method": method, "seed": seed, "eval": eval,
+        payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys, "method": method, "seed": seed,
+                   "eval": eval,
                    "kwargs": _encode(kwargs or {}, tensors), "state_dict": state if state_dict is not None else None,
                    "trace_dropout": trace_dropout}
         component = self.require(name)

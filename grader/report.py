@@ -31,7 +31,7 @@ class BindingRecord:
     used_name: str
     found: str
     module: str
-    method: str  # names | roles | searched | none
+    method: str  # found (looked up, no weights bound) | names | roles | searched | none
     candidates: int = 0
     matched: bool | None = None  # a candidate reproduced the reference (None: not run)
     pairs: tuple = ()  # (your parameter, the book's, how)

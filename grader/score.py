@@ -166,6 +166,14 @@ def _redistribute(total: float, items: list[ItemScore], points: dict):
     factor = total / applying
     scaled = [replace(i, score=round(i.score * factor, 2), max_score=round(i.max_score * factor, 2),
                       held=round(i.held * factor, 2)) for i in items]
+    # Rounding each item may leave the maxima a cent off the category's points (40.01 of 40): the
+    # largest item absorbs the drift, and keeps its full score when it had one.
+    drift = round(total - sum(i.max_score for i in scaled), 2)
+    if drift:
+        k = max(range(len(scaled)), key=lambda j: scaled[j].max_score)
+        full = abs(items[k].score - items[k].max_score) < 1e-9
+        scaled[k] = replace(scaled[k], max_score=round(scaled[k].max_score + drift, 2),
+                            score=round(scaled[k].score + drift, 2) if full else scaled[k].score)
     return scaled, {cid: (p * factor, m * factor) for cid, (p, m) in points.items()}
 
 

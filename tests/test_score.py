@@ -96,6 +96,16 @@ def test_an_optional_item_whose_checks_all_skipped_leaves_its_points_to_the_othe
     assert {c.id: c.max_points for c in scored.checks}["test_tok.py::a"] == pytest.approx(33.333, abs=0.01)
 
 
+def test_redistributed_points_add_up_to_the_category_without_rounding_drift():
+    items = "".join(f'  [[categories.items]]\n  id = "{n}"\n  points = {p}\n  checks = ["test_{n}.py::*"]\n'
+                    for n, p in [("a", 3), ("b", 7), ("c", 7), ("d", 9), ("e", 9)])
+    rubric = (f'assignment = "a9"\ntitle = "x"\n[[categories]]\nname = "Correctness"\npoints = 40\n{items}'
+              '  [[categories.items]]\n  id = "ex"\n  points = 5\n  optional = true\n  checks = ["test_ex.py::*"]\n')
+    checks = [_check(f"test_{n}.py::t", "pass") for n in "abcde"] + [_check("test_ex.py::t", "skip")]
+    correctness = _category(score(parse_rubric(rubric), checks), "Correctness")  # 35 points shared as 40
+    assert (correctness.score, round(sum(i.max_score for i in correctness.items), 2)) == (40.0, 40.0)
+
+
 def test_checks_held_for_review_count_but_give_nothing_and_make_the_category_provisional():
     scored = _scored(("test_tok.py::a", "pass"), ("test_tok.py::b", "review"), ("test_att.py::test_shape", "pass"),
                      ("test_ex.py::test_pad", "pass"))

@@ -41,10 +41,12 @@ def _stubbed_copy(sample: str, cell: str, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stubbed_reports(tmp_path_factory):
-    """report.json of every suite's sample with all components stubbed, per rotation; graded two at a time."""
+def stubbed_reports(request, tmp_path_factory):
+    """report.json of the selected suites' samples with all components stubbed, per rotation; graded two at a time."""
     jobs = {}
-    for suite in SUITES:
+    selected = {item.callspec.params["suite"] for item in request.session.items
+                if "suite" in getattr(getattr(item, "callspec", None), "params", {})}
+    for suite in [s for s in SUITES if s in selected]:
         module = importlib.import_module(f"tests.stubs.{suite}")
         for rotation in range(len(FLAVOURS)):
             folder = tmp_path_factory.mktemp(f"{suite}-{rotation}") / Path(module.SAMPLE).name

@@ -6,9 +6,14 @@ the optimizer) fails with it. This probe rebuilds the model small and replays th
 
 1. find the statement that creates the model (`model = GPTModel(BASE_CONFIG)`, the first assignment
    to the name the notebook's model has), in a cell that failed;
-2. build it with the notebook's own constructor (imported again if the failing cell never got to the
-   import) and a small copy of its config (emb_dim 16, 2 layers, 2 heads; vocabulary and context as the
-   notebook has them), the config's name bound to that copy while replaying;
+2. build it with the notebook's own constructor (the cheap statements of that cell before it, imports
+   and config, run again: the failing cell may never have got to them) and a small copy of its config (emb_dim 16, 2 layers, 2 heads, no dropout; vocabulary and
+   context as the notebook has them; the width and heads kept when a statement that adapts the model
+   writes the width as a number, `nn.Linear(768, 2)`), the config's name bound to that copy while replaying. A config is
+   a dict or an object (a dataclass such as nanoGPT's GPTConfig, a namespace) with the book's keys
+   (emb_dim, n_layers, n_heads) or GPT-2/nanoGPT/Hugging Face ones (n_embd, n_layer, n_head, d_model,
+   hidden_size, num_hidden_layers, ...), passed as the first argument, as cfg=/config=, or as keyword
+   arguments of the constructor itself; chained calls (`GPT(cfg).to(device)`) are applied after;
 3. replay, in order, the later top-level statements that adapt the model: those that mention the model
    or the optimizer and call nothing heavy (no training, evaluation, generation, plotting, saving or
    loading), each on its own, an error ending only that statement;
@@ -19,9 +24,23 @@ Nothing is done when the notebook has a working model. The answer says what was 
 """
 
 import ast
+import copy
+import dataclasses
 import re
 
 SMALL = {"emb_dim": 16, "n_layers": 2, "n_heads": 2, "drop_rate": 0.0}
+# The spellings of each size a config may use: the book's, GPT-2/nanoGPT's, Hugging Face's, generic ones.
+SIZE_KEYS = {
+    "emb_dim": ("emb_dim", "n_embd", "n_embed", "d_model", "hidden_size", "embed_dim", "emb_size", "dim",
+                "embedding_dim", "d_emb"),
+    "n_layers": ("n_layers", "n_layer", "num_layers", "num_hidden_layers", "n_blocks", "num_blocks", "depth"),
+    "n_heads": ("n_heads", "n_head", "num_heads", "num_attention_heads"),
+}
+FF_KEYS = ("n_inner", "d_ff", "ff_dim", "ffn_dim", "hidden_dim", "intermediate_size", "mlp_dim", "d_hidden")
+DROP_KEYS = ("drop_rate", "dropout", "dropout_rate", "p_drop", "attn_pdrop", "resid_pdrop", "embd_pdrop",
+             "drop", "attn_dropout", "resid_dropout")
+CONFIG_KEYWORDS = ("cfg", "config", "conf", "model_config", "gpt_config", "settings", "args")
+CHAINED = ("to", "eval", "train", "cuda", "cpu", "float", "double", "half", "bfloat16", "requires_grad_")
 HEAVY = re.compile(r"train|fit|evaluat|calc_|generat|classify|plot|accuracy|loss|save|download|load|sleep|input|"
                    r"extract|tqdm|show|savefig|figure|summary|time|test|predict|sample|respond|query", re.IGNORECASE)
 MODEL_NAMES = ("model",)
@@ -82,10 +101,13 @@ def _creation(statements, model_name):
     return None
 
 
-def _imports_before(statements, cell_index, position):
-    """Import statements of the creation's cell (before it): the failing cell may never have reached them."""
+def _setup_before(statements, cell_index, position):
+    """The statements of the creation's cell before it that call nothing heavy (imports, the config, the class):
+    the failing cell may never have reached them (the book's appendix E imports gpt_download, which fails
+    offline, before it defines BASE_CONFIG). Downloads and loads are left out."""
     return [(node, source) for i, (index, node, source) in enumerate(statements)
-            if index == cell_index and i < position and isinstance(node, (ast.Import, ast.ImportFrom))]
+            if index == cell_index and i < position and not isinstance(node, ast.While)
+            and not any(HEAVY.search(name) for name in _called_names(node))]
 
 
 def _run(source, namespace):
@@ -94,6 +116,110 @@ def _run(source, namespace):
         return None
     except BaseException as err:  # noqa: BLE001 - a replayed statement's failure is reported, not raised
         return f"{type(err).__name__}: {str(err)[:200]}"
+
+
+def _keys(config):
+    """The config's keys or attributes (a dict, a dataclass, a namespace or another plain object)."""
+    if isinstance(config, dict):
+        return set(config)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name for f in dataclasses.fields(config)}
+    return set(getattr(config, "__dict__", {}))
+
+
+def _small_values(keys, config_get, literals=frozenset()):
+    """{the config's key: its small value} for every size, feed-forward and dropout key it has; None when it lacks
+    a width, a depth or a head count. A width the notebook writes as a number where it adapts the model
+    (`nn.Linear(in_features=768, ...)`) is kept, with the head count and feed-forward size: only the depth shrinks."""
+    small = {}
+    widths = {config_get(k) for k in SIZE_KEYS["emb_dim"] if k in keys}
+    keep_width = bool(widths & set(literals))
+    for size, spellings in SIZE_KEYS.items():
+        found = [k for k in spellings if k in keys and isinstance(config_get(k), int)]
+        if not found:
+            return None
+        if not (keep_width and size in ("emb_dim", "n_heads")):
+            small.update({k: SMALL[size] for k in found})
+    if not keep_width:
+        small.update({k: 4 * SMALL["emb_dim"] for k in FF_KEYS if k in keys and isinstance(config_get(k), int)})
+    small.update({k: 0.0 for k in DROP_KEYS if k in keys and isinstance(config_get(k), float)})
+    return small
+
+
+def _shrunk(config, literals=frozenset()):
+    """A small copy of a config (dict or object), or None when it is not one the grader can shrink."""
+    if isinstance(config, dict):
+        small = _small_values(set(config), config.get, literals)
+        return None if small is None else type(config)({**config, **small}) if type(config) is not dict \
+            else {**config, **small}
+    keys = _keys(config)
+    small = _small_values(keys, lambda k: getattr(config, k, None), literals) if keys else None
+    if small is None:
+        return None
+    if dataclasses.is_dataclass(config):
+        try:
+            return dataclasses.replace(config, **small)
+        except (TypeError, ValueError):
+            pass
+    copied = copy.copy(config)
+    for key, value in small.items():
+        setattr(copied, key, value)
+    return copied
+
+
+def _unchained(call):
+    """(the constructor call, the chained method calls after it): `GPT(cfg).to(device).eval()`."""
+    chain = []
+    while isinstance(call.func, ast.Attribute) and call.func.attr in CHAINED and isinstance(call.func.value, ast.Call):
+        chain.insert(0, call)
+        call = call.func.value
+    return call, chain
+
+
+def _config_argument(call):
+    """The AST node of the config the constructor is given (first argument, or cfg=/config=...), or None."""
+    if call.args:
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg in CONFIG_KEYWORDS), None)
+
+
+def _eval(node, space):
+    """An expression of the notebook's, evaluated in the replay's namespace."""
+    return eval(compile(ast.Expression(node), "<replayed expression>", "eval"), space)
+
+
+def _literals(statements):
+    """The integer constants written in statements (a width typed as a number: `nn.Linear(768, 2)`)."""
+    return frozenset(sub.value for node in statements for sub in ast.walk(node)
+                     if isinstance(sub, ast.Constant) and type(sub.value) is int)
+
+
+def _build(call, space, torch, literals=frozenset()):
+    """(model, small config, config name or None) built with a shrunk config; raises ValueError when the call
+    has no config the grader can shrink."""
+    constructor = _eval(call.func, space)
+    node = _config_argument(call)
+    rest = {k.arg: _eval(k.value, space) for k in call.keywords if k.arg is not None and k.value is not node}
+    if node is not None:
+        config = _eval(node, space)
+        small = _shrunk(config, literals)
+        if small is None:
+            raise ValueError(f"`{ast.unparse(node)}` is not a config (dict or object) with a width, a depth and a "
+                             f"head count (emb_dim/n_embd/d_model, n_layers/n_layer, n_heads/n_head) the grader "
+                             f"could shrink")
+        name = node.id if isinstance(node, ast.Name) else None
+        if name is not None:
+            space[name] = small
+        torch.manual_seed(0)
+        if call.args:
+            return constructor(small, *[_eval(a, space) for a in call.args[1:]], **rest), small, name
+        keyword = next(k.arg for k in call.keywords if k.value is node)
+        return constructor(**{keyword: small}, **rest), small, name
+    small = _shrunk(rest, literals)
+    if small is None:
+        raise ValueError("the constructor is given neither a config nor the model's sizes as keywords")
+    torch.manual_seed(0)
+    return constructor(**small), small, None
 
 
 def probe_model(req):
@@ -114,28 +240,28 @@ def probe_model(req):
     if status.get(cell_index) == "ok":
         return {"status": "not_failed", "why": f"cell {cell_index + 1} creates `{model_name}` without an error"}
     space = dict(namespace)
-    imports = [_run(src, space) for _, src in _imports_before(statements, cell_index, position)]
-    call = node.value
+    setup = [_run(src, space) for _, src in _setup_before(statements, cell_index, position)]
+    call, chain = _unchained(node.value)
+    adapting = [stmt for _, stmt, _ in statements[position + 1:] if _adapts_model(stmt, model_name)]
     try:
-        constructor = eval(compile(ast.Expression(call.func), "<constructor>", "eval"), space)  # noqa: S307
-    except Exception as err:  # noqa: BLE001 - e.g. the class was never imported
-        return {"status": "failed", "why": f"cannot find the constructor `{ast.unparse(call.func)}`: {err}",
-                "creation": source, "cell": cell_index, "imports": imports}
-    config_arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "cfg"), None)
-    config = space.get(config_arg.id) if isinstance(config_arg, ast.Name) else None
-    if not isinstance(config, dict) or not {"emb_dim", "n_layers", "n_heads"} <= set(config):
-        return {"status": "failed", "why": f"`{source}` is not built from a config dict with emb_dim, n_layers, "
-                                           f"n_heads that the grader could shrink", "creation": source,
-                "cell": cell_index}
-    small = {**config, **SMALL}
-    space[config_arg.id] = small
-    torch.manual_seed(0)
-    try:
-        space[model_name] = constructor(small)
-    except Exception as err:  # noqa: BLE001 - the student's constructor
-        return {"status": "failed", "why": f"`{ast.unparse(call.func)}(small config)` raised "
-                                           f"{type(err).__name__}: {err}", "creation": source, "cell": cell_index}
+        model, small, config_name = _build(call, space, torch, _literals(adapting))
+    except ValueError as err:
+        return {"status": "failed", "why": f"`{source[:200]}`: {err}", "creation": source, "cell": cell_index}
+    except Exception as err:  # noqa: BLE001 - the class was never imported, or the student's constructor raised
+        return {"status": "failed", "why": f"rebuilding `{ast.unparse(call)[:200]}` small raised "
+                                           f"{type(err).__name__}: {str(err)[:200]}", "creation": source,
+                "cell": cell_index, "setup_errors": [e for e in setup if e]}
+    space[model_name] = model
     replayed = []
+    for link in chain:  # GPT(cfg).to(device).eval(): the chained calls, on the small model
+        try:
+            result = getattr(space[model_name], link.func.attr)(
+                *[_eval(a, space) for a in link.args], **{k.arg: _eval(k.value, space) for k in link.keywords if k.arg})
+            space[model_name] = result if isinstance(result, torch.nn.Module) else space[model_name]
+            error = None
+        except Exception as err:  # noqa: BLE001 - a chained call's failure is reported, like a replayed statement's
+            error = f"{type(err).__name__}: {str(err)[:200]}"
+        replayed.append({"cell": cell_index, "source": f".{link.func.attr}(...)", "error": error})
     for index, stmt, text in statements[position + 1:]:
         if _adapts_model(stmt, model_name):
             error = _run(text, space)
@@ -146,11 +272,18 @@ def probe_model(req):
     for name in published:
         namespace[name] = space[name]
     return {"status": "stand-in", "creation": source, "cell": cell_index, "config": _plain(small),
-            "replayed": replayed, "published": published}
+            "config_name": config_name, "replayed": replayed, "published": published}
 
 
 def _plain(cfg):
-    return {str(k): v for k, v in cfg.items() if v is None or isinstance(v, (bool, int, float, str))}
+    """The config's plain values under the book's size names too (emb_dim, n_layers, n_heads), for the report."""
+    items = cfg.items() if isinstance(cfg, dict) else ((k, getattr(cfg, k, None)) for k in sorted(_keys(cfg)))
+    plain = {str(k): v for k, v in items if v is None or isinstance(v, (bool, int, float, str))}
+    for size, spellings in SIZE_KEYS.items():
+        value = next((plain[k] for k in spellings if k in plain), None)
+        if value is not None:
+            plain.setdefault(size, value)
+    return plain
 
 
 def probe_summary(req):
