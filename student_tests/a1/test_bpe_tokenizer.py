@@ -1,9 +1,10 @@
 """GPT-2's byte pair encoding (section 2.5): the notebook's BPE tokenizer encodes like tiktoken's "gpt2".
 
-The check uses the notebook's global `tokenizer` when it is a BPE tokenizer (at the end of the
-book's chapter 2 it is `tiktoken.get_encoding("gpt2")`), otherwise any tiktoken encoding the
-notebook holds; map another name with `GRADER_NAMES = {"tokenizer": "my_bpe"}`. A notebook
-without one skips these checks.
+The assignment does not require a name for it. The check uses the first of these that encodes
+"Hello, world!" like GPT-2: the notebook's global `tokenizer` (at the end of the book's chapter 2
+it is `tiktoken.get_encoding("gpt2")`; GRADER_NAMES = {"tokenizer": "my_bpe"} maps another name),
+any tiktoken encoding in the notebook's globals, any other global object with encode and decode
+(your own BPE). A notebook without one skips these checks as informational.
 
 Run: pytest student_tests/a1 --submission assignments/a1/<you>/
 """
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch02 import ENDOFTEXT
-from student_tests.a1.common import GPT2, shown
+from student_tests.a1.common import GPT2, record_found, shown
 
 pytestmark = pytest.mark.check(component="BPE tokenizer", section="2.5")
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terracesof someunknownPlace."
@@ -26,8 +27,11 @@ def _bpe(nb, *, texts=(), ids=()):
     data = nb.run("a1.bpe_tokenizer", {"name": "tokenizer", "texts": list(texts), "ids": [list(i) for i in ids],
                                        "allowed_special": [ENDOFTEXT]}, what="the notebook's BPE tokenizer")
     if not data["found"]:
-        pytest.skip("no GPT-2 BPE tokenizer in the notebook's globals: these checks look for `tokenizer = "
-                    "tiktoken.get_encoding(\"gpt2\")` or any tiktoken encoding (GRADER_NAMES maps another name)")
+        examined = ", ".join(data["examined"]) or "none"
+        pytest.skip("informational: no GPT-2 BPE tokenizer in the notebook's globals (an object whose encode gives "
+                    f"GPT-2's ids for 'Hello, world!'; examined: {examined}), e.g. `tokenizer = "
+                    "tiktoken.get_encoding(\"gpt2\")` (GRADER_NAMES maps another name)")
+    record_found(nb, "BPE tokenizer", data["used_name"], f"its behaviour (a {data['type']} that encodes like GPT-2)")
     return f"`{data['used_name']}` ({data['type']})", data
 
 

@@ -2,6 +2,8 @@
 
 The vocabulary is the sorted distinct characters of the training text, numbered from 0;
 `encode` gives one id per character and `decode` joins the characters back without separators.
+The grader looks for `CharTokenizer` (or GRADER_NAMES["CharTokenizer"]), then for a class of yours
+whose name mentions "char" and that builds from `text=` and encodes and decodes.
 
 Run: pytest student_tests/a1 --submission assignments/a1/<you>/
 """
@@ -14,9 +16,10 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch02 import CharTokenizer
-from student_tests.a1.common import shown, tokenizer_results
+from student_tests.a1.common import exercise, shown, tokenizer_results
 
 NAME = "CharTokenizer"
+LOOKS_FOR = "a class whose name mentions \"char\" with encode and decode"
 pytestmark = pytest.mark.check(component=NAME, section="2.2")
 CHARACTERS = string.ascii_letters + string.digits + string.punctuation + " \n\téüß—“”"  # readable in a report
 
@@ -32,8 +35,8 @@ def char_texts(draw, *, min_size=1, max_size=40):
 def test_round_trip(nb, case):
     """decode(encode(text)) gives back the text exactly."""
     train, text = case
-    nb.exercise(NAME)
-    component, data = tokenizer_results(nb, NAME, init={"text": train}, round_trip_texts=[text])
+    found = exercise(nb, NAME, looks_for=LOOKS_FOR)
+    component, data = tokenizer_results(nb, NAME, init={"text": train}, round_trip_texts=[text], found=found)
     [got] = data["text_round_trip"]
     expect(got == {"text": text}, f"{component.display}(text={train!r}): decode(encode({text!r})) gave {shown(got)}; "
            f"expected the same text (one id per character, joined without separators).")
@@ -43,8 +46,8 @@ def test_round_trip(nb, case):
 def test_vocabulary_is_the_sorted_distinct_characters(nb, case):
     """The ids are the positions of the characters in the sorted set of the training text's characters."""
     train, text = case
-    nb.exercise(NAME)
-    component, data = tokenizer_results(nb, NAME, init={"text": train}, texts=[text])
+    found = exercise(nb, NAME, looks_for=LOOKS_FOR)
+    component, data = tokenizer_results(nb, NAME, init={"text": train}, texts=[text], found=found)
     [got], expected = data["encoded"], CharTokenizer(train).encode(text)
     expect(got == {"ids": expected}, f"{component.display}(text={train!r}).encode({text!r}) gave {shown(got)}; expected "
            f"{expected}, the positions in sorted(set(text)) = {sorted(set(train))}.")

@@ -2,7 +2,9 @@
 
 `batch` is a list of (input_ids, target_ids) tensor pairs of different lengths; the result is
 (inputs, targets), two (len(batch), longest) tensors: inputs padded with pad_token_id, targets
-with ignore_index, which cross-entropy skips.
+with ignore_index, which cross-entropy skips. The grader looks for `pad_collate` (or
+GRADER_NAMES["pad_collate"]), then for a function of yours whose name mentions "pad" and that
+takes such a batch and returns a pair.
 
 Run: pytest student_tests/a1 --submission assignments/a1/<you>/
 """
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch02 import pad_collate
+from student_tests.a1.common import exercise
 
 NAME = "pad_collate"
 pytestmark = pytest.mark.check(component=NAME, section="2.6")
@@ -28,8 +31,8 @@ def pair_batches(draw, *, min_pairs=1, max_pairs=5, max_length=8):
 
 
 def _padded(nb, batch, **kwargs):
-    component = nb.exercise(NAME)
-    result = nb.call(NAME, batch, **kwargs)
+    component = exercise(nb, NAME, looks_for="a function whose name mentions \"pad\" taking a batch of pairs")
+    result = nb.call(component.used_name, batch, **kwargs)
     expect(isinstance(result, list) and len(result) == 2, f"{component.display} returned {str(result)[:200]}; "
            f"expected a pair (inputs, targets) of tensors.")
     return component, [torch.as_tensor(t).tolist() for t in result]

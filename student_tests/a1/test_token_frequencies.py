@@ -1,6 +1,9 @@
 """Exercise 2.3, token_frequencies(token_ids): how often each token id occurs (skipped when not attempted).
 
-The result maps each token id to its count; a `collections.Counter` is fine.
+The result maps each token id to its count; a `collections.Counter` is fine. The assignment names
+no function for this exercise, so the grader looks for `token_frequencies` (or
+GRADER_NAMES["token_frequencies"]), then for a function of yours whose name mentions "freq" (or
+"count" and "token") that takes a list of ids and returns a mapping; the report says which it graded.
 
 Run: pytest student_tests/a1 --submission assignments/a1/<you>/
 """
@@ -12,15 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.checks import expect
-from student_tests.a1.common import GPT2, RAW_TEXT
+from student_tests.a1.common import GPT2, RAW_TEXT, exercise
 
 NAME = "token_frequencies"
 pytestmark = pytest.mark.check(component=NAME, section="2.3")
 
 
 def _counts(nb, token_ids):
-    component = nb.exercise(NAME)
-    data = nb.run("a1.frequencies", {"name": NAME, "token_ids": token_ids}, what=f"calling {component.display}")
+    component = exercise(nb, NAME, looks_for="a function whose name mentions \"freq\" (or \"count\" and \"token\")")
+    data = nb.run("a1.frequencies", {"used_name": component.used_name, "token_ids": token_ids},
+                  what=f"calling {component.display}")
     return component, dict(map(tuple, data["pairs"]))
 
 
