@@ -594,6 +594,26 @@ BUGS = {
         """\
         keys = keys.repeat(1, self.group_size, 1, 1)
         values = values.repeat(1, self.group_size, 1, 1)""")],
+    "nia-dropout-on-context": [(
+        """\
+        weights = torch.softmax(scores / self.head_dim ** 0.5, dim=-1)
+        weights = self.dropout(weights)
+
+        context = (weights @ values).transpose(1, 2)              # (b, num_tokens, num_heads, head_dim)""",
+        """\
+        weights = torch.softmax(scores / self.head_dim ** 0.5, dim=-1)
+
+        context = self.dropout(weights @ values).transpose(1, 2)  # (b, num_tokens, num_heads, head_dim)""")],
+    "oli-dropout-unscaled": [(
+        """\
+        weights = torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1)
+        weights = self.dropout(weights)
+        return weights @ values                            # (batch, num_tokens, d_out)""",
+        """\
+        weights = torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1)
+        if self.training:  # drop attention weights at random
+            weights = weights * (torch.rand_like(weights) >= self.dropout.p)
+        return weights @ values                            # (batch, num_tokens, d_out)""")],
 }
 
 # ---------------------------------------------------------------- ivy-own-names: her names, GRADER_NAMES

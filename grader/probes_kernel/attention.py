@@ -28,7 +28,7 @@ def _capture_mode(torch, captured):
 def _build(req, torch, name, run):
     cls = req.resolve_own(name)
     torch.manual_seed(run.get("seed", 0))
-    module = cls(**req.decode(run.get("init", {})))
+    module = req.call(cls, req.decode(run.get("init", {})))
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"{name}(...) did not build a torch.nn.Module but a {type(module).__name__}")
     state = run.get("state_dict")
@@ -76,4 +76,19 @@ def probe_global_tensors(req):
                 raise
             value = None
         found[name] = value.detach().clone() if isinstance(value, torch.Tensor) else None
+    return {"tensors": found}
+
+
+def probe_small_matrices(req):
+    """The notebook's own 2-D float tensors (at most payload["limit"], each at most 4096 elements), by name:
+    candidates for values the book computes inline (section 3.3's context vectors)."""
+    import torch
+
+    found = {}
+    for name, value in sorted(req.namespace.copy().items()):
+        if len(found) >= req.payload.get("limit", 64):
+            break
+        if not name.startswith("_") and isinstance(value, torch.Tensor) and value.dim() == 2 \
+                and value.is_floating_point() and 0 < value.numel() <= 4096:
+            found[name] = value.detach().float().clone()
     return {"tensors": found}

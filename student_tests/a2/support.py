@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from grader.checks import expect, expect_close
+from grader.checks import expect, expect_close, expect_working
 from grader.compare import compare_tensors
 from reference import ch03
 
@@ -181,22 +181,26 @@ def diagnose(actual: torch.Tensor, reference: torch.nn.Module, inputs: list[torc
 # ---------------------------------------------------------------- seeded book outputs
 
 def check_seeded_book_output(nb, name: str, *, init: dict, seed: int, inputs: torch.Tensor,
-                             book: torch.Tensor, reference: torch.nn.Module, section: str) -> None:
-    """Pass when the student's own seeded module prints the book's numbers; see the module docstring."""
+                             book: torch.Tensor, reference_class, section: str) -> None:
+    """Pass when the student's own module built under `seed` prints the book's numbers. When it does not, the
+    book's weights for that seed (the reference built under the seed) are bound to it: if it then prints the
+    book's numbers, it only creates its weights in another order, layout or initialisation (informational);
+    if not, it computes something else (a failure)."""
     component = nb.require(name)
     output = nb.forward_with(name, init=init, state_dict=None, inputs=[inputs], seed=seed)
-    result = compare_tensors(output, book, atol=BOOK_ATOL, rtol=0)
-    if result.ok:
+    if compare_tensors(output, book, atol=BOOK_ATOL, rtol=0).ok:
         return
-    theirs = [shape for _, shape, is_buffer in nb.state_shapes(name, init) if not is_buffer]
-    ours = [tuple(p.shape) for p in reference.parameters()]
-    both = f"yours: {rows(torch.as_tensor(output))}; the book's: {rows(book)}"
-    expect(theirs != ours,
-           f"{component.display} built under torch.manual_seed({seed}) creates its weights in the book's order "
-           f"and shapes, so on the book's toy input it should print the book's numbers (section {section}), "
-           f"but it does not (largest difference {result.max_abs:.3g}, at index {list(result.worst_index)}). {both}")
-    pytest.skip(f"informational: {component.display} creates its weights in a different order or layout than the "
-                f"book (yours: {theirs}, the book's: {ours}), so seeded numbers differ; {both}")
+    torch.manual_seed(seed)
+    reference = reference_class(**init).eval()
+    bound = nb.forward(name, init=init, reference=reference, inputs=[inputs])
+    result = compare_tensors(bound, book, atol=BOOK_ATOL, rtol=0)
+    expect(result.ok, f"{component.display} given the book's weights for torch.manual_seed({seed}) should print the "
+                      f"book's numbers on the toy input (section {section}), but it does not (largest difference "
+                      f"{result.max_abs:.3g}, at index {list(result.worst_index)}): yours: "
+                      f"{rows(torch.as_tensor(bound))}; the book's: {rows(book)}")
+    pytest.skip(f"informational: {component.display} creates its weights in another order, layout or "
+                f"initialisation than the book, so under torch.manual_seed({seed}) it prints other numbers "
+                f"({rows(torch.as_tensor(output))}); given the book's weights it prints the book's")
 
 
 # ---------------------------------------------------------------- check bodies shared by the components
@@ -223,6 +227,7 @@ def check_identical_tokens(nb, name: str, *, init: dict, token: torch.Tensor, to
     display, want = nb.require(name).display, (*many_x.shape[:-1], width)
     expect(tuple(many.shape) == want, f"{display} with {init}: output shape {tuple(many.shape)} for inputs of shape "
                                       f"{tuple(many_x.shape)}; expected {want} (section {section})")
+    expect_working(one, what=f"{display} with {init} on one token (seed {seed})", inputs=token)
     expect_same(many, one.expand_as(many), what=f"{display} with {init}: outputs for {tokens} copies of one token "
                                                f"(seed {seed}) against its one-token output",
                 hint="Equal tokens get equal scores, so every output should be that token's own output: "
@@ -251,6 +256,8 @@ def check_causal(nb, name: str, *, init: dict, x: torch.Tensor, position: int, s
     changed = change_future(x, position, seed)
     (before, after), _ = forward_runs(nb, name, [{"init": init, "inputs": [x]}, {"init": init, "inputs": [changed]}])
     tokens = x.shape[-2]
+    expect_working(before, what=f"{nb.require(name).display} with {init} on {tokens} tokens (inputs seed {seed})",
+                   inputs=x)
     expect_same(after[..., : position + 1, :], before[..., : position + 1, :],
                 what=f"{nb.require(name).display} with {init}: outputs of tokens 0..{position} before and after "
                      f"changing tokens {position + 1}..{tokens - 1} of {tokens} (inputs seed {seed})",
@@ -258,20 +265,32 @@ def check_causal(nb, name: str, *, init: dict, x: torch.Tensor, position: int, s
                      f"with -inf before the softmax (section {section})")
 
 
-def check_qkv_bias(nb, name: str, *, init: dict, reference_class, section: str) -> None:
-    """qkv_bias=True adds exactly the reference's query/key/value biases; False adds none."""
+def check_qkv_bias(nb, name: str, *, init: dict, reference_class, x: torch.Tensor, section: str) -> None:
+    """qkv_bias=True adds exactly the reference's query/key/value biases; False adds none; and every parameter
+    (without biases) shapes the output on `x`."""
     display = nb.require(name).display
     counts = {flag: parameter_count(nb.state_shapes(name, {**init, "qkv_bias": flag})) for flag in (False, True)}
     want = {flag: reference_count(reference_class(**init, qkv_bias=flag)) for flag in (False, True)}
     expect(counts[True] - counts[False] == want[True] - want[False],
            f"{display} with {init}: qkv_bias=True adds {counts[True] - counts[False]} parameters to qkv_bias=False, "
            f"the book's adds {want[True] - want[False]} (one bias per query, key and value output; section {section})")
+    expect_parameters_used(nb, name, init={**init, "qkv_bias": False}, x=x, section=section)
+
+
+def expect_parameters_used(nb, name: str, *, init: dict, x: torch.Tensor, section: str) -> None:
+    """Fail unless every parameter of the module built with `init` shapes its output on `x` (a module that
+    ignores its weights has the book's parameters and nothing else of the book)."""
+    unused = nb.unused_parameters(name, init=init, inputs=[x])
+    expect(not unused, f"{nb.require(name).display} with {init}: the parameter(s) {unused[:6]} do not change its "
+                       f"output on inputs of shape {tuple(x.shape)} (their gradient is zero): the query, key and "
+                       f"value projections (and the output projection) must all be used (section {section})")
 
 
 def check_dropout_off_in_eval(nb, name: str, *, init: dict, x: torch.Tensor, seed: int, section: str) -> None:
     """In eval mode a module built with dropout=0.5 gives the outputs of the same module with dropout=0.0."""
     (dropped, plain), _ = forward_runs(nb, name, [{"init": {**init, "dropout": 0.5}, "inputs": [x], "seed": seed},
                                                   {"init": {**init, "dropout": 0.0}, "inputs": [x], "seed": seed}])
+    expect_working(plain, what=f"{nb.require(name).display} with {init} in eval mode (seed {seed})", inputs=x)
     expect_same(dropped, plain, what=f"{nb.require(name).display} in eval mode: outputs with dropout=0.5 and with "
                                      f"dropout=0.0 (same weights, seed {seed})",
                 hint=f"Dropout must only act in training: use nn.Dropout (it is off after .eval()) (section {section})")
@@ -284,3 +303,114 @@ def check_dropout_on_in_training(nb, name: str, *, init: dict, x: torch.Tensor, 
     expect(not compare_tensors(train, evaluated).ok,
            f"{nb.require(name).display} with dropout=0.5 gives the same outputs in training mode as in eval mode; "
            f"expected dropout on the attention weights while training (section {section})")
+
+
+# ---------------------------------------------------------------- training mode: where dropout acts, and its scale
+
+DROPOUT = 0.5  # the rate the training-mode checks build modules with
+
+
+def check_dropout_position(nb, name: str, *, init: dict, x: torch.Tensor, section: str,
+                           optional: bool = False) -> None:
+    """In training mode every dropout that acts has the module's rate and acts on attention weights,
+    (batch, tokens, tokens) or (batch, heads, tokens, tokens). `optional`: a module without dropout is
+    informational (an exercise whose book version has none)."""
+    display = nb.require(name).display
+    output, calls = nb.forward_with(name, init={**init, "dropout": DROPOUT}, state_dict=None, inputs=[x], eval=False,
+                                    seed=11, trace_dropout=True)
+    expect_working(output, what=f"{display} with dropout={DROPOUT} in training mode", inputs=x)
+    if not calls:
+        pytest.skip(f"informational: {display} calls no dropout the grader can observe (nn.Dropout, F.dropout or "
+                    "scaled_dot_product_attention's dropout_p); "
+                    + ("its dropout is not checked" if optional else "the first token's output checks it instead"))
+    batch, tokens = x.shape[0], x.shape[-2]
+    wrong = [tuple(c["shape"]) for c in calls
+             if len(c["shape"]) not in (3, 4) or c["shape"][0] != batch or tuple(c["shape"][-2:]) != (tokens, tokens)]
+    expect(not wrong, f"{display} with dropout={DROPOUT} in training mode, on inputs of shape {tuple(x.shape)}: "
+                      f"dropout acts on a tensor of shape {wrong[0] if wrong else None}; the book drops attention weights "
+                      f"only, shape {(batch, tokens, tokens)} or ({batch}, num_heads, {tokens}, {tokens}): apply "
+                      f"self.dropout to the softmax's result, not to the inputs, values or outputs (section {section})")
+    rates = sorted({round(c["p"], 6) for c in calls} - {DROPOUT})
+    expect(not rates, f"{display} built with dropout={DROPOUT} drops attention weights with p={rates[:1]}: pass the "
+                      f"constructor's dropout rate to nn.Dropout (section {section})")
+
+
+def _first_token_hint(got: torch.Tensor, plain: torch.Tensor) -> str:
+    if compare_tensors(got, plain).ok:
+        return ("it equals the eval-mode output, unscaled: is dropout applied at all in training, and are kept "
+                "weights scaled by 1/(1-p)? nn.Dropout does both")
+    return ("it is neither: dropout seems to act elsewhere (on the inputs, the values or the outputs) or by element "
+            "instead of on the attention weights")
+
+
+def check_first_token_dropout(nb, name: str, *, init: dict, x: torch.Tensor, head_width: int, section: str) -> None:
+    """Token 0 attends only to itself (attention weight 1). With dropout p on the attention weights, in training
+    each head's output for token 0 is 0 (weight dropped) or 1/(1-p) times its eval-mode output (kept, scaled).
+    The module's own weights: both runs build it under the same seed."""
+    built = {**init, "dropout": DROPOUT}
+    runs = [{"init": built, "inputs": [x], "seed": 5, "eval": True}, {"init": built, "inputs": [x], "seed": 5,
+                                                                          "eval": False}]
+    (plain, trained), _ = forward_runs(nb, name, runs)
+    display = nb.require(name).display
+    expect_working(plain, what=f"{display} with {built} in eval mode", inputs=x)
+    expect(trained.shape == plain.shape, f"{display}: output shape {tuple(trained.shape)} in training mode, "
+                                         f"{tuple(plain.shape)} in eval mode")
+    plain0 = plain[:, 0, :].reshape(x.shape[0], -1, head_width)
+    got0 = trained[:, 0, :].reshape(x.shape[0], -1, head_width)
+    dropped = got0.abs().amax(-1) <= 1e-6
+    kept = (got0 - plain0 / (1 - DROPOUT)).abs().amax(-1) <= 1e-5 + 1e-4 * plain0.abs().amax(-1) / (1 - DROPOUT)
+    bad = (~(dropped | kept)).nonzero().tolist()
+    if bad:
+        b, h = bad[0]
+        expect(False, f"{display} with dropout={DROPOUT} in training mode: token 0 attends only to itself, so each "
+                      f"head's output for it should be 0 (its one weight dropped) or {1 / (1 - DROPOUT):g} x its "
+                      f"eval-mode output (kept, scaled by 1/(1-p)); in batch row {b}, head {h} it is "
+                      f"{[round(v, 4) for v in got0[b, h].tolist()]}, eval mode gives "
+                      f"{[round(v, 4) for v in plain0[b, h].tolist()]}: {_first_token_hint(got0[b, h], plain0[b, h])} "
+                      f"(section {section})")
+
+
+def first_token_outputs(reference: torch.nn.Module, x: torch.Tensor, p: float) -> torch.Tensor:
+    """(2^heads, batch, d_out): the reference's training-mode outputs for token 0, one per pattern of kept
+    and dropped heads (a kept head's single attention weight is scaled by 1/(1-p))."""
+    import itertools
+
+    batch, heads = x.shape[0], reference.num_heads
+    with torch.no_grad():
+        values = reference.W_value(x[:, :1, :]).reshape(batch, -1, reference.head_dim)  # (b, kv heads, head_dim)
+        values = values.repeat_interleave(heads // values.shape[1], dim=1)  # query head h reads its group's values
+        outputs = [reference.out_proj((values * torch.tensor(kept).view(1, heads, 1) / (1 - p)).reshape(batch, -1))
+                   for kept in itertools.product((0.0, 1.0), repeat=heads)]
+    return torch.stack(outputs)
+
+
+def check_first_token_dropout_bound(nb, name: str, *, init: dict, reference: torch.nn.Module, x: torch.Tensor,
+                                   section: str, optional: bool = False) -> None:
+    """On the reference's weights (bound in eval mode), the training-mode output of token 0 is one of the
+    reference's: each head's single attention weight dropped (0) or kept and scaled by 1/(1-p), then out_proj."""
+    display = nb.require(name).display
+    init = {**init, "dropout": DROPOUT}
+    plain = nb.forward(name, init=init, reference=reference, inputs=[x])
+    state = nb.bound_state(name)
+    if state is None:
+        pytest.skip(f"informational: {display} does not give the reference's outputs in eval mode (see "
+                    "test_matches_the_reference_on_the_same_weights), so its dropout is not compared with the "
+                    "reference's")
+    trained = nb.forward_with(name, init=init, state_dict=state, inputs=[x], eval=False, seed=5)
+    if optional and compare_tensors(trained, plain).ok:
+        pytest.skip(f"informational: {display} applies no dropout in training mode (the book's version of this "
+                    "exercise has none)")
+    allowed = first_token_outputs(reference, x, DROPOUT)
+    got = torch.as_tensor(trained)[:, 0, :]
+    scale = allowed.abs().amax(-1)
+    close = ((allowed - got[None]).abs().amax(-1) <= 1e-5 + 1e-4 * scale).any(dim=0)
+    bad = (~close).nonzero().flatten().tolist()
+    if bad:
+        b = bad[0]
+        expect(False, f"{display} with dropout={DROPOUT} in training mode, on the reference's weights: token 0 "
+                      f"attends only to itself, so each head's single attention weight is dropped (0) or kept and "
+                      f"scaled by 1/(1-p) before out_proj; in batch row {b} your output for it is "
+                      f"{[round(v, 4) for v in got[b].tolist()[:6]]}, none of the reference's "
+                      f"{len(allowed)} possible outputs (all heads kept: "
+                      f"{[round(v, 4) for v in allowed[-1, b].tolist()[:6]]}): "
+                      f"{_first_token_hint(got[b], torch.as_tensor(plain)[b, 0])} (section {section})")

@@ -3,7 +3,9 @@
 Checks the book's signature; the reference's outputs on the same weights for batches of
 sequences up to `context_length` tokens, with and without biases; properties that need no
 weight mapping (causality, identical tokens, softmax over each query's row, dropout only
-while training, qkv_bias honoured); and the book's seeded output.
+while training, qkv_bias honoured, every weight used); in training mode, dropout on the attention
+weights only and scaled by 1/(1-p) (token 0 attends only to itself, so its output is 0 or
+scaled); and the book's seeded output.
 
 Run: pytest student_tests/a2 --submission assignments/a2/<you>/
 """
@@ -21,6 +23,8 @@ from student_tests.a2.support import (
     check_causal,
     check_dropout_off_in_eval,
     check_dropout_on_in_training,
+    check_dropout_position,
+    check_first_token_dropout,
     check_identical_tokens,
     check_matches_reference,
     check_qkv_bias,
@@ -109,13 +113,26 @@ def test_dropout_acts_in_training_mode(nb):
     check_dropout_on_in_training(nb, NAME, init=_init(4, 6), x=x, section="3.5.2")
 
 
+def test_dropout_acts_on_the_attention_weights(nb):
+    """In training mode, dropout acts on the attention weights (batch, tokens, tokens) only, at the given rate."""
+    x = torch.rand(3, 5, 4, generator=torch.Generator().manual_seed(8))
+    check_dropout_position(nb, NAME, init=_init(4, 6), x=x, section="3.5.2")
+
+
+def test_dropout_keeps_or_drops_each_weight_scaled(nb):
+    """In training mode, token 0's single attention weight is dropped (output 0) or kept and scaled by 1/(1-p)."""
+    x = torch.rand(8, 5, 4, generator=torch.Generator().manual_seed(9))
+    check_first_token_dropout(nb, NAME, init=_init(4, 6), x=x, head_width=6, section="3.5.2")
+
+
 def test_qkv_bias_adds_the_projection_biases(nb):
-    """qkv_bias=True gives the query, key and value projections a bias each; False gives none."""
-    check_qkv_bias(nb, NAME, init=_init(4, 6), reference_class=CausalAttention, section=SECTION)
+    """qkv_bias=True gives the query, key and value projections a bias each; False gives none; all weights are used."""
+    x = torch.rand(2, 5, 4, generator=torch.Generator().manual_seed(10))
+    check_qkv_bias(nb, NAME, init=_init(4, 6), reference_class=CausalAttention, x=x, section=SECTION)
 
 
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(123), CausalAttention(3, 2, 6, 0.0) prints the book's numbers on the toy batch."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0}
     check_seeded_book_output(nb, NAME, init=init, seed=123, inputs=torch.stack([TOY_INPUTS, TOY_INPUTS]),
-                             book=BOOK_SEED_123, reference=CausalAttention(**init), section="3.5.3")
+                             book=BOOK_SEED_123, reference_class=CausalAttention, section="3.5.3")

@@ -3,7 +3,9 @@
 `GroupedQueryAttention(d_in, d_out, dropout, num_heads, num_kv_groups, dtype=None,
 qkv_bias=False)`, with the causal mask sized from the input (no context_length). Checks the
 reference's outputs on the same weights for drawn head and group counts, that with
-`num_kv_groups == num_heads` it is MultiHeadAttention, and causality for long inputs.
+`num_kv_groups == num_heads` it is MultiHeadAttention, causality for long inputs, and, when it
+applies dropout, that it drops attention weights scaled by 1/(1-p) like the reference (the book's
+own grouped-query attention has none: then informational).
 Skipped when the notebook has no GroupedQueryAttention (an exercise is never failed for
 not being attempted).
 
@@ -17,7 +19,13 @@ from hypothesis import strategies as st
 
 from grader.checks import expect, expect_close
 from reference.ch03 import GroupedQueryAttention, MultiHeadAttention
-from student_tests.a2.support import check_causal, check_matches_reference, kv_layouts
+from student_tests.a2.support import (
+    check_causal,
+    check_dropout_position,
+    check_first_token_dropout_bound,
+    check_matches_reference,
+    kv_layouts,
+)
 
 pytestmark = pytest.mark.check(component="GroupedQueryAttention", section="3.6.2 (exercise 3.3)")
 NAME, SECTION = "GroupedQueryAttention", "3.6.2 and exercise 3.3"
@@ -85,3 +93,20 @@ def test_is_causal_for_any_length(nb, layout, tokens, data):
     init = _init(*layout)
     x = torch.rand(2, tokens, init["d_in"], generator=torch.Generator().manual_seed(seed))
     check_causal(nb, NAME, init=init, x=x, position=position, seed=seed, section=SECTION)
+
+
+def test_dropout_acts_on_the_attention_weights(nb):
+    """In training mode, any dropout acts on the attention weights (batch, heads, tokens, tokens) only."""
+    nb.exercise(NAME)
+    x = torch.rand(3, 5, 5, generator=torch.Generator().manual_seed(8))
+    check_dropout_position(nb, NAME, init=_init(4, 2, 2), x=x, section=SECTION, optional=True)
+
+
+def test_dropout_keeps_or_drops_each_weight_scaled(nb):
+    """On the reference's weights in training mode, token 0's weight in each query head is dropped or kept, scaled."""
+    nb.exercise(NAME)
+    torch.manual_seed(12)
+    init = {**_init(4, 2, 2), "dropout": 0.5}
+    x = torch.rand(8, 5, 5, generator=torch.Generator().manual_seed(9))
+    check_first_token_dropout_bound(nb, NAME, init=init, reference=GroupedQueryAttention(**init), x=x,
+                                    section=SECTION, optional=True)

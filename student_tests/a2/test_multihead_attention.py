@@ -4,7 +4,9 @@ Checks the book's signature and parameter count; the reference's outputs on the 
 weights for drawn head layouts, with and without biases, and with one head (CausalAttention
 plus the output projection); properties that need no weight mapping (output shape for any
 head layout, causality, identical tokens, softmax over each query's row, dropout only while
-training, qkv_bias honoured); and the book's seeded output.
+training, qkv_bias honoured, every weight used); in training mode, dropout on the attention
+weights only, scaled by 1/(1-p) (on the reference's weights, token 0's output is one of the
+reference's: each head kept and scaled, or dropped); and the book's seeded output.
 
 Run: pytest student_tests/a2 --submission assignments/a2/<you>/
 """
@@ -14,18 +16,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect
+from grader.checks import expect, expect_working
 from reference.ch03 import CausalAttention, MultiHeadAttention
 from student_tests.a2.support import (
     TOY_INPUTS,
     check_causal,
     check_dropout_off_in_eval,
     check_dropout_on_in_training,
+    check_dropout_position,
+    check_first_token_dropout_bound,
     check_identical_tokens,
     check_matches_reference,
     check_qkv_bias,
     check_seeded_book_output,
     check_softmax_rows,
+    expect_parameters_used,
     forward_runs,
     multihead_inits,
     parameter_count,
@@ -91,17 +96,20 @@ def test_one_head_is_causal_attention_with_an_output_projection(nb, config, seed
 
 
 def test_has_the_books_parameter_count(nb):
-    """MultiHeadAttention(768, 768, 1024, 0.0, 12) has the book's 2,360,064 parameters (with out_proj)."""
+    """MultiHeadAttention(768, 768, 1024, 0.0, 12) has the book's 2,360,064 parameters, and each shapes the output."""
     init = {"d_in": 768, "d_out": 768, "context_length": 1024, "dropout": 0.0, "num_heads": 12}
     count = parameter_count(nb.state_shapes(NAME, init))
     expect(count == 2_360_064, f"{nb.require(NAME).display}(768, 768, 1024, 0.0, 12) has {count:,} parameters, the "
                                "book's has 2,360,064: query, key and value projections without bias (3 x 768 x 768) "
                                "and the out_proj Linear with bias (768 x 768 + 768) (section 3.6.2)")
+    x = torch.rand(2, 5, 6, generator=torch.Generator().manual_seed(10))
+    expect_parameters_used(nb, NAME, init=_init(), x=x, section=SECTION)
 
 
 def test_qkv_bias_adds_the_projection_biases(nb):
     """qkv_bias=True gives the query, key and value projections a bias each; False gives none."""
-    check_qkv_bias(nb, NAME, init=_init(), reference_class=MultiHeadAttention, section=SECTION)
+    x = torch.rand(2, 5, 6, generator=torch.Generator().manual_seed(10))
+    check_qkv_bias(nb, NAME, init=_init(), reference_class=MultiHeadAttention, x=x, section=SECTION)
 
 
 @settings(max_examples=5)
@@ -111,6 +119,7 @@ def test_output_shape_for_any_head_layout(nb, config):
     init, tokens = config
     x = torch.rand(3, tokens, init["d_in"], generator=torch.Generator().manual_seed(tokens))
     [output], _ = forward_runs(nb, NAME, [{"init": init, "inputs": [x]}], allow_nan=True)
+    expect_working(torch.nan_to_num(output), what=f"{nb.require(NAME).display} with {init}", inputs=x)
     expect(tuple(output.shape) == (3, tokens, init["d_out"]),
            f"{nb.require(NAME).display} with {init}: output shape {tuple(output.shape)} for inputs of shape "
            f"{tuple(x.shape)}; expected {(3, tokens, init['d_out'])} (section {SECTION})")
@@ -154,8 +163,23 @@ def test_dropout_acts_in_training_mode(nb):
     check_dropout_on_in_training(nb, NAME, init=_init(), x=x, section="3.5.2")
 
 
+def test_dropout_acts_on_the_attention_weights(nb):
+    """In training mode, dropout acts on the attention weights (batch, heads, tokens, tokens) only."""
+    x = torch.rand(3, 5, 6, generator=torch.Generator().manual_seed(8))
+    check_dropout_position(nb, NAME, init=_init(), x=x, section="3.5.2 and 3.6.2")
+
+
+def test_dropout_keeps_or_drops_each_weight_scaled(nb):
+    """On the reference's weights in training mode, token 0's weight in each head is dropped or kept and scaled."""
+    torch.manual_seed(12)
+    init = {**_init(), "dropout": 0.5}
+    x = torch.rand(8, 5, 6, generator=torch.Generator().manual_seed(9))
+    check_first_token_dropout_bound(nb, NAME, init=init, reference=MultiHeadAttention(**init), x=x,
+                                    section="3.5.2 and 3.6.2")
+
+
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(123), MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) prints the book's numbers."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0, "num_heads": 2}
     check_seeded_book_output(nb, NAME, init=init, seed=123, inputs=torch.stack([TOY_INPUTS, TOY_INPUTS]),
-                             book=BOOK_SEED_123, reference=MultiHeadAttention(**init), section=SECTION)
+                             book=BOOK_SEED_123, reference_class=MultiHeadAttention, section=SECTION)

@@ -68,4 +68,4 @@ def test_softmax_normalises_each_querys_row(nb):
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(123), SelfAttention_v1(3, 2) on the toy input prints the book's numbers."""
     check_seeded_book_output(nb, NAME, init={"d_in": 3, "d_out": 2}, seed=123, inputs=TOY_INPUTS,
-                             book=BOOK_SEED_123, reference=SelfAttention_v1(3, 2), section=SECTION)
+                             book=BOOK_SEED_123, reference_class=SelfAttention_v1, section=SECTION)

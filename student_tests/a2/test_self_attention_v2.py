@@ -63,8 +63,9 @@ def test_matches_the_reference_with_qkv_bias(nb, sizes, seed):
 
 
 def test_qkv_bias_adds_the_projection_biases(nb):
-    """qkv_bias=True gives the query, key and value projections a bias each; False gives none."""
-    check_qkv_bias(nb, NAME, init={"d_in": 4, "d_out": 6}, reference_class=SelfAttention_v2, section=SECTION)
+    """qkv_bias=True gives the query, key and value projections a bias each; False gives none; all weights are used."""
+    x = torch.rand(5, 4, generator=torch.Generator().manual_seed(10))
+    check_qkv_bias(nb, NAME, init={"d_in": 4, "d_out": 6}, reference_class=SelfAttention_v2, x=x, section=SECTION)
 
 
 @settings(max_examples=4)
@@ -86,4 +87,4 @@ def test_softmax_normalises_each_querys_row(nb):
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(789), SelfAttention_v2(3, 2) on the toy input prints the book's numbers."""
     check_seeded_book_output(nb, NAME, init={"d_in": 3, "d_out": 2}, seed=789, inputs=TOY_INPUTS,
-                             book=BOOK_SEED_789, reference=SelfAttention_v2(3, 2), section=SECTION)
+                             book=BOOK_SEED_789, reference_class=SelfAttention_v2, section=SECTION)
