@@ -13,7 +13,7 @@ def _build_model(req, torch):
     p = req.payload
     cls = req.resolve_own("GPTModel")
     torch.manual_seed(p.get("seed", 0))
-    model = cls(cfg=dict(p["cfg"]))
+    model = cls(cfg=req.book_config(p["cfg"]))
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"GPTModel(cfg) built a {type(model).__name__}, not a torch.nn.Module")
     if p.get("state_dict") is not None:
@@ -56,10 +56,11 @@ def probe_generate(req):
     """The student's generation function on their own GPTModel, next to the book's loop on the same model.
 
     payload: fn (generate_text_simple or generate_text_simple_cached), cfg, seed, state_dict
-    (optional), idx (tensor), max_new_tokens, context_size (None: not passed), mistakes (default true).
+    (optional), idx (tensor), max_new_tokens, context_size (None: not passed), mistakes (default true),
+    first_idx (optional: another prompt generated from first, on the same model).
     Returns ids (theirs), book (the book's loop), and unless mistakes is false the ids two common
     mistakes would give: first_tokens (cropping to the first context_size tokens), first_position
-    (logits[:, 0, :]).
+    (logits[:, 0, :]); with first_idx also first_ids (theirs on it) and first_book.
     """
     import torch
 
@@ -74,14 +75,23 @@ def probe_generate(req):
     if p.get("mistakes", True):
         expected["first_tokens"] = _greedy(model, idx, n, context, crop="first")
         expected["first_position"] = _greedy(model, idx, n, context, position=0)
-    kwargs = {"model": model, "idx": idx.clone(), "max_new_tokens": n}
-    if size is not None:
-        kwargs["context_size"] = size
+    if p.get("first_idx") is not None:  # an earlier generation on the same model (state across calls)
+        first = req.decode(p["first_idx"])
+        expected["first_book"] = _greedy(model, first, n, context)
+        expected["first_ids"] = _call_generate(generate, p["fn"], model, first, n, size, torch)
+    return {"ids": _call_generate(generate, p["fn"], model, idx, n, size, torch), **expected}
+
+
+def _call_generate(generate, name, model, idx, max_new_tokens, context_size, torch):
+    """The student's generation function by keyword (context_size only when given); a tensor of ids."""
+    kwargs = {"model": model, "idx": idx.clone(), "max_new_tokens": max_new_tokens}
+    if context_size is not None:
+        kwargs["context_size"] = context_size
     with torch.no_grad():
         ids = generate(**kwargs)
     if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{p['fn']} returned a {type(ids).__name__}, not a tensor of token ids")
-    return {"ids": ids, **expected}
+        raise TypeError(f"{name} returned a {type(ids).__name__}, not a tensor of token ids")
+    return ids
 
 
 def _looks_like_config(value):
@@ -113,10 +123,24 @@ def _plain(cfg):
 
 
 def probe_meta_parameter_count(req):
-    """Parameters of the student's GPTModel(cfg) built on the meta device (no memory used)."""
+    """Parameters of the student's GPTModel(cfg) built on the meta device (no memory used): count (each tensor
+    once) and tied (the elements of tensors shared under a second name, e.g. a head tied to the embedding)."""
     import torch
 
     cls = req.resolve_own("GPTModel")
     with torch.device("meta"):
-        model = cls(cfg=dict(req.payload["cfg"]))
-    return {"count": sum(p.numel() for p in model.parameters())}
+        model = cls(cfg=req.book_config(req.payload["cfg"]))
+    untied = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+    count = sum(p.numel() for p in model.parameters())
+    return {"count": count, "tied": untied - count}
+
+
+def probe_initial_parameters(req):
+    """The parameters of the student's GPTModel(cfg) as built under torch.manual_seed(seed), in creation order
+    (a tiny cfg): whether they are the book's initial weights."""
+    import torch
+
+    cls = req.resolve_own("GPTModel")
+    torch.manual_seed(req.payload.get("seed", 0))
+    model = cls(cfg=req.book_config(req.payload["cfg"]))
+    return {"parameters": [p.detach() for p in model.parameters()]}

@@ -1,9 +1,14 @@
-"""Shared pieces of the a3 checks: Hypothesis strategies (tiny GPT configs, token batches) and message helpers."""
+"""Shared pieces of the a3 checks: Hypothesis strategies (tiny GPT configs, token batches), message helpers, and
+the training-mode dropout comparison."""
 
+import copy
 from collections import Counter
 
 import torch
 from hypothesis import strategies as st
+from torch import nn
+
+from grader.compare import compare_tensors
 
 # The checks' fixed tiny model (vocab ~100, context 16, emb 32, 2 layers, 4 heads).
 TINY_CFG = {"vocab_size": 100, "context_length": 16, "emb_dim": 32, "n_heads": 4,
@@ -48,6 +53,16 @@ def activations(draw, *, max_batch: int = 3, max_tokens: int = 6, min_dim: int =
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scale + offset
 
 
+def with_random_norms(module: nn.Module) -> nn.Module:
+    """The reference with every LayerNorm's scale and shift drawn at random (torch's current seed), so that a
+    norm used in the wrong place (or twice) changes the output; fresh norms are all the identity."""
+    with torch.no_grad():
+        for norm in [m for m in module.modules() if type(m).__name__ == "LayerNorm"]:
+            norm.scale.uniform_(0.5, 1.5)
+            norm.shift.uniform_(-0.5, 0.5)
+    return module
+
+
 def config_text(cfg: dict) -> str:
     """The drawn config in a failure message."""
     return ", ".join(f"{k}={v}" for k, v in cfg.items())
@@ -76,3 +91,76 @@ def parameter_difference(student_shapes, reference_shapes) -> str:
         parts.append("yours has parameters of shape " + shape_summary(sorted(extra.elements()))
                      + " that the book's lacks")
     return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- dropout in training mode (sections 4.5-4.6)
+
+DROPOUT_SEED = 5  # the seed both the student's module and the reference run under in training mode
+
+
+def reference_dropout(module: nn.Module, inputs, seed: int = DROPOUT_SEED):
+    """(output, dropout calls) of a reference module in training mode under `seed`, traced the way the kernel
+    traces the student's (grader.kernel_side), so the two lists compare entry by entry."""
+    from grader.kernel_side import _dropout_recorder
+
+    calls = []
+    module.train()
+    torch.manual_seed(seed)
+    with torch.no_grad(), _dropout_recorder(torch, calls):
+        output = module(*inputs)
+    module.eval()
+    return output, calls
+
+
+def with_feed_forward_dropout(module: nn.Module, rate: float) -> nn.Module:
+    """A copy of a reference block or model whose FeedForward ends in dropout, as in the book's early chapter 4
+    notebook (a second dropout on the feed-forward output; GPT-2 has one)."""
+    variant = copy.deepcopy(module)
+    for block in [m for m in variant.modules() if hasattr(m, "ff")]:
+        block.ff.layers.append(nn.Dropout(rate))
+    return variant
+
+
+BLOCK_DROPOUTS = ("attention weights", "attention output", "feed-forward output")
+
+
+def dropout_labels(n_layers: int | None = None) -> list[str]:
+    """Names of the book's dropout calls in order: a block's three, or a model's (embeddings, then each block's)."""
+    if n_layers is None:
+        return [f"the {what}" for what in BLOCK_DROPOUTS]
+    return ["the embeddings"] + [f"block {i + 1}'s {what}" for i in range(n_layers) for what in BLOCK_DROPOUTS]
+
+
+def untraced_dropout(actual, calls, eval_output) -> bool:
+    """True when no dropout call was seen, yet the training-mode output differs from the eval-mode one: dropout
+    written by hand (a random mask), whose places the grader cannot see."""
+    return not calls and not compare_tensors(actual, eval_output).ok
+
+
+def shapes_of(calls) -> list[tuple[int, ...]]:
+    return [tuple(c["shape"]) for c in calls]
+
+
+def dropout_problem(actual, calls, variants: dict, *, labels: list[str], rate: float) -> str | None:
+    """Why the student's training-mode run differs from every allowed reference variant, or None.
+
+    `variants`: {description: (reference output, reference calls)}; `labels` names the book's calls in order.
+    Same calls (shapes, p) as a variant and the same output under the same seed: dropout acts where the
+    book's does. A fused attention dropout (scaled_dot_product_attention) draws other masks, so there the
+    places are compared without the output."""
+    wrong_p = sorted({c["p"] for c in calls if abs(c["p"] - rate) > 1e-9})
+    if wrong_p:
+        return f"dropout with p = {', '.join(f'{p:g}' for p in wrong_p)} where cfg['drop_rate'] = {rate:g}"
+    fused = any(c.get("fused") for c in calls)
+    for expected, expected_calls in variants.values():
+        if shapes_of(calls) == shapes_of(expected_calls) and (fused or compare_tensors(actual, expected).ok):
+            return None
+    book_shapes = shapes_of(next(iter(variants.values()))[1])
+    places = "; ".join(f"{label} {shape}" for label, shape in zip(labels, book_shapes))
+    mine = ", ".join(str(s) for s in shapes_of(calls)) or "none"
+    if any(shapes_of(calls) == shapes_of(c) for _, c in variants.values()):
+        return (f"dropout acts on tensors of the book's shapes ({mine}), but with the same seed (the same masks) "
+                f"the output differs from the book's: the masks land on other values, e.g. dropout on the sum "
+                f"x + shortcut or on a sub-layer's input rather than on the sub-layer's output before the "
+                f"shortcut addition. The book's places: {places}")
+    return f"dropout acted {len(calls)} time(s), on tensors of shapes {mine}; the book's acts on: {places}"

@@ -51,10 +51,13 @@ def test_matches_the_reference_on_the_same_weights(nb, cfg, tokens, seed):
 @settings(max_examples=4)
 @given(cfg=gpt_configs())
 def test_expands_to_four_times_emb_dim(nb, cfg):
-    """Its parameters are those of Linear(emb_dim, 4 * emb_dim) and Linear(4 * emb_dim, emb_dim)."""
-    emb = cfg["emb_dim"]
+    """Its parameters are those of Linear(emb_dim, 4 * emb_dim) and Linear(4 * emb_dim, emb_dim), each of them used."""
+    emb, display = cfg["emb_dim"], nb.require(NAME).display
     shapes = [shape for _, shape, is_buffer in nb.state_shapes(NAME, {"cfg": cfg}) if not is_buffer]
-    expected = sorted([(4 * emb, emb), (4 * emb,), (emb, 4 * emb), (emb,)])
+    expected = sorted([(4 * emb, emb), (4 * emb,), (emb, 4 * emb), (emb,)])  # raw (in, out) matrices: the same
     expect(sorted(shapes) == expected,
-           f"{nb.require(NAME).display} with emb_dim={emb} has parameters of shapes {shape_summary(shapes)}; "
+           f"{display} with emb_dim={emb} has parameters of shapes {shape_summary(shapes)}; "
            f"expected {shape_summary(expected)}: a hidden layer of 4 * emb_dim = {4 * emb} units. See section 4.3.")
+    unused = nb.unused_parameters(NAME, init={"cfg": cfg}, inputs=[torch.randn(2, 3, emb)])
+    expect(not unused, f"{display}: the parameters {unused} do not change its output (emb_dim={emb}); both linear "
+                       f"layers take part. See section 4.3.")

@@ -26,7 +26,9 @@ def generations(draw, *, longer_than_context: bool):
     cfg = draw(gpt_configs(min_context=10))  # prompt (at most half) + 5 new tokens fit
     context_size = draw(st.integers(2, cfg["context_length"] // 2)) if longer_than_context else cfg["context_length"]
     low, high = (context_size + 1, cfg["context_length"]) if longer_than_context else (1, cfg["context_length"] // 2)
-    prompt = draw(st.lists(st.integers(0, cfg["vocab_size"] - 1), min_size=low, max_size=high))
+    prompt = draw(st.lists(st.integers(0, cfg["vocab_size"] - 1), min_size=max(low, 2), max_size=high))
+    if len(set(prompt)) == 1:  # at least two different ids, so no constant output can pass for the prompt
+        prompt[-1] = (prompt[-1] + 1) % cfg["vocab_size"]
     return cfg, torch.tensor([prompt]), draw(st.integers(1, 5)), context_size
 
 

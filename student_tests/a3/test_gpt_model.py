@@ -1,7 +1,9 @@
 """GPTModel (sections 4.6-4.7): embeddings, the blocks, a final LayerNorm and the vocabulary head.
 
 Checks the logits against the reference on the same weights, their shape, causality, the
-parameter count, dropout, and the book's seeded "Hello, I am" continuation.
+parameter count (an output head tied to the token embedding, as in GPT-2, counts as the book's
+head), dropout (off in eval mode; in training mode after the embeddings and in every block, equal
+to the book's under the same seed), and the book's seeded "Hello, I am" continuation.
 
 Run: pytest student_tests/a3 --submission assignments/a3/<you>/
 """
@@ -11,16 +13,23 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect
+from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 from reference.ch04 import GPT_CONFIG_124M, GPTModel
 from student_tests.a3.common import (
+    DROPOUT_SEED,
     TINY_CFG,
     config_text,
+    dropout_labels,
+    dropout_problem,
     fix_parts_first,
     gpt_configs,
     parameter_difference,
+    reference_dropout,
     token_batches,
+    untraced_dropout,
+    with_feed_forward_dropout,
+    with_random_norms,
 )
 
 pytestmark = pytest.mark.check(component="GPTModel", section="4.6")
@@ -61,7 +70,7 @@ def test_exists_with_the_book_signature(nb):
 def test_logits_match_the_reference_on_the_same_weights(nb, cfg, seed, data):
     """On the reference's weights, the logits equal the reference's (float32, eval mode)."""
     torch.manual_seed(seed)
-    reference = GPTModel(cfg).eval()
+    reference = with_random_norms(GPTModel(cfg)).eval()
     ids = data.draw(token_batches(cfg), label="ids")
     actual = nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[ids])
     with torch.no_grad():
@@ -77,6 +86,7 @@ def test_logits_have_shape_batch_tokens_vocab(nb, cfg, data):
     ids = data.draw(token_batches(cfg), label="ids")
     out = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=None, inputs=[ids])
     expected = (*ids.shape, cfg["vocab_size"])
+    expect_working(out, what=f"{nb.require(NAME).display} on ids of shape {tuple(ids.shape)}", inputs=ids)
     expect(tuple(out.shape) == expected,
            f"{nb.require(NAME).display} gave logits of shape {tuple(out.shape)} for ids of shape {tuple(ids.shape)}; "
            f"expected {expected} ({config_text(cfg)}). See section 4.6.")
@@ -89,23 +99,42 @@ def test_is_causal(nb, cfg, seed):
     ids = torch.randint(0, cfg["vocab_size"], (1, cfg["context_length"]), generator=torch.Generator().manual_seed(seed))
     changed = ids.clone()
     changed[0, -1] = (changed[0, -1] + 1) % cfg["vocab_size"]
-    out = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=None, inputs=[torch.cat([ids, changed])])
+    both = torch.cat([ids, changed])
+    out = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=None, inputs=[both])
+    display = nb.require(NAME).display
+    expect_working(out, what=f"{display} on ids of shape {tuple(both.shape)}", inputs=both)
+    expect(tuple(out.shape) == (*both.shape, cfg["vocab_size"]),
+           f"{display} gave logits of shape {tuple(out.shape)} for ids of shape {tuple(both.shape)}; expected "
+           f"{(*both.shape, cfg['vocab_size'])}. See section 4.6.")
     leak = compare_tensors(out[1, :-1], out[0, :-1])
-    expect(leak.ok, f"{nb.require(NAME).display} is not causal: changing the last of {ids.shape[1]} tokens changed "
+    expect(leak.ok, f"{display} is not causal: changing the last of {ids.shape[1]} tokens changed "
                     f"the logits at earlier positions (by up to {leak.max_abs:.3g}); ids {ids.tolist()}. "
                     f"See sections 3.5 and 4.6.")
+
+
+def _tied_elements(nb, cfg) -> int:
+    """Elements of the student's parameters that share a tensor with an earlier one (a tied output head)."""
+    tree = nb.module_tree(NAME, {"cfg": cfg})
+    shapes = {p.name: p.shape for p in tree.params}
+    return sum(torch.Size(shapes[source]).numel() for source in tree.ties.values() if source in shapes)
 
 
 @settings(max_examples=4)
 @given(cfg=gpt_configs())
 def test_has_the_parameter_count_of_the_reference(nb, cfg):
-    """It has exactly as many parameters as the book's model (no weight tying)."""
+    """It has as many parameters as the book's model (a head tied to the token embedding counts), each of them used."""
     shapes = _parameter_shapes(nb, cfg)
     reference = [tuple(p.shape) for p in GPTModel(cfg).parameters()]
     count, expected = sum(torch.Size(s).numel() for s in shapes), sum(torch.Size(s).numel() for s in reference)
-    expect(count == expected,
-           f"{nb.require(NAME).display} has {count:,} parameters where the book's has {expected:,} "
-           f"({config_text(cfg)}): {parameter_difference(shapes, reference)}. See section 4.6.")
+    display = nb.require(NAME).display
+    tied = _tied_elements(nb, cfg) if count != expected else 0
+    expect(count + tied == expected,
+           f"{display} has {count:,} parameters where the book's has {expected:,} ({config_text(cfg)}): "
+           f"{parameter_difference(shapes, reference)}. See section 4.6.")
+    ids = torch.arange(cfg["context_length"]).reshape(1, -1) % cfg["vocab_size"]
+    unused = nb.unused_parameters(NAME, init={"cfg": cfg}, inputs=[ids])
+    expect(not unused, f"{display}: the parameters {unused} do not change its logits ({config_text(cfg)}); every "
+                       f"embedding, block, norm and head weight takes part. See section 4.6.")
 
 
 def test_dropout_acts_in_train_mode_only(nb):
@@ -123,6 +152,31 @@ def test_dropout_acts_in_train_mode_only(nb):
            f"apply cfg['drop_rate'] to the embeddings, attention weights and shortcuts. See section 4.6.")
 
 
+def test_dropout_acts_where_the_book_puts_it(nb):
+    """In training mode, dropout (p = drop_rate) acts after the embeddings and in every block where the book's does:
+    with the book's weights and the same seed, the logits equal the book's."""
+    cfg = {**TINY_CFG, "drop_rate": 0.5}
+    torch.manual_seed(12)
+    reference = with_random_norms(GPTModel(cfg)).eval()
+    ids = torch.arange(12).reshape(2, 6) * 7 % cfg["vocab_size"]
+    nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[ids])  # may tie the reference's head
+    display, state = nb.require(NAME).display, nb.bound_state(NAME)
+    if state is None:
+        pytest.skip(f"informational: {display} differs from the book's in eval mode already (see the check "
+                    f"test_logits_match_the_reference_on_the_same_weights), so its dropout cannot be compared")
+    actual, calls = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=state, inputs=[ids], seed=DROPOUT_SEED,
+                                    eval=False, trace_dropout=True)
+    expect_working(actual, what=f"{display} in training mode")
+    with torch.no_grad():
+        if untraced_dropout(actual, calls, reference(ids)):
+            pytest.skip(f"informational: {display} uses no nn.Dropout / F.dropout, so where it drops out is not seen")
+    variants = {"the book's": reference_dropout(reference, [ids]),
+                "the book's early notebook": reference_dropout(with_feed_forward_dropout(reference, 0.5), [ids])}
+    problem = dropout_problem(actual, calls, variants, labels=dropout_labels(cfg["n_layers"]), rate=0.5)
+    expect(problem is None, f"{display} in training mode (drop_rate=0.5, ids {tuple(ids.shape)}, "
+                            f"{cfg['n_layers']} blocks of 4 heads): {problem}. See sections 4.5 and 4.6.")
+
+
 def test_seeded_model_continues_hello_i_am_like_the_book(nb):
     """Built under torch.manual_seed(123) with GPT_CONFIG_124M, it continues "Hello, I am" with the book's ids."""
     display = nb.require(NAME).display
@@ -132,11 +186,20 @@ def test_seeded_model_continues_hello_i_am_like_the_book(nb):
     expected = BOOK_IDS[: len(HELLO) + SEEDED_NEW_TOKENS]
     if ids == expected:
         return
-    book_order = [tuple(p.shape) for p in GPTModel(TINY_CFG).parameters()]
-    if _parameter_shapes(nb, TINY_CFG) != book_order:
-        pytest.skip(f"informational: your module creates its weights in a different order than the book, so seeded "
-                    f"numbers differ (greedy ids {ids}; the book's {expected})")
+    if not _initialised_like_the_book(nb):
+        pytest.skip(f"informational: your module's initial weights differ from the book's under the same seed (its "
+                    f"layers are created in another order, or initialised its own way), so seeded numbers differ "
+                    f"(greedy ids {ids}; the book's {expected})")
     pytest.fail(f"{display} built under torch.manual_seed(123) with GPT_CONFIG_124M, in eval mode, continues "
                 f"\"Hello, I am\" {HELLO} with ids {ids[len(HELLO):]}; the book's are {expected[len(HELLO):]}. "
-                f"Your layers are created in the book's order, so the same seed should give the same weights. "
-                f"{PARTS} See section 4.7.", pytrace=False)
+                f"Built under one seed with a small config, your model has the book's initial weights, so the "
+                f"difference comes from what it computes. {PARTS} See section 4.7.", pytrace=False)
+
+
+def _initialised_like_the_book(nb) -> bool:
+    """Whether the student's GPTModel(TINY_CFG) built under seed 123 has the book's initial parameters, in order."""
+    mine = nb.run("a3.initial_parameters", {"cfg": TINY_CFG, "seed": 123},
+                  what=f"building {nb.require(NAME).display}")["parameters"]
+    torch.manual_seed(123)
+    book = list(GPTModel(TINY_CFG).parameters())
+    return len(mine) == len(book) and all(a.shape == b.shape and torch.equal(a, b.detach()) for a, b in zip(mine, book))

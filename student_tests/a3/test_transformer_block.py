@@ -2,6 +2,10 @@
 
     x = x + drop_shortcut(att(norm1(x)));  x = x + drop_shortcut(ff(norm2(x)))
 
+In training mode dropout acts on the attention weights (inside att) and on each sub-layer's output
+before the shortcut addition; with the book's weights and the same seed your block must give the
+book's output.
+
 Run: pytest student_tests/a3 --submission assignments/a3/<you>/
 """
 
@@ -10,10 +14,23 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect
+from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 from reference.ch04 import TransformerBlock
-from student_tests.a3.common import config_text, fix_parts_first, gpt_configs, parameter_difference
+from student_tests.a3.common import (
+    DROPOUT_SEED,
+    TINY_CFG,
+    config_text,
+    dropout_labels,
+    dropout_problem,
+    fix_parts_first,
+    gpt_configs,
+    parameter_difference,
+    reference_dropout,
+    untraced_dropout,
+    with_feed_forward_dropout,
+    with_random_norms,
+)
 
 pytestmark = pytest.mark.check(component="TransformerBlock", section="4.5")
 NAME = "TransformerBlock"
@@ -40,9 +57,9 @@ def test_exists_with_the_book_signature(nb):
 @settings(max_examples=6)
 @given(cfg=gpt_configs(), seed=st.integers(0, 2**16), data=st.data())
 def test_matches_the_reference_on_the_same_weights(nb, cfg, seed, data):
-    """On the reference's weights, outputs equal the pre-norm reference's (float32, eval mode)."""
+    """On the reference's weights (norms with random scale and shift), outputs equal the pre-norm reference's."""
     torch.manual_seed(seed)
-    reference = TransformerBlock(cfg).eval()
+    reference = with_random_norms(TransformerBlock(cfg)).eval()
     x = torch.randn(2, data.draw(st.integers(1, cfg["context_length"]), label="tokens"), cfg["emb_dim"])
     actual = nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[x])
     with torch.no_grad():
@@ -60,13 +77,16 @@ def test_matches_the_reference_on_the_same_weights(nb, cfg, seed, data):
 @settings(max_examples=4)
 @given(cfg=gpt_configs())
 def test_has_the_parameters_of_the_reference(nb, cfg):
-    """It has as many parameters as the book's block: attention, feed-forward and two LayerNorms."""
+    """It has as many parameters as the book's block (attention, feed-forward, two LayerNorms), each of them used."""
     shapes = _parameter_shapes(nb, cfg)
     reference = [tuple(p.shape) for p in TransformerBlock(cfg).parameters()]
     count, expected = sum(torch.Size(s).numel() for s in shapes), sum(torch.Size(s).numel() for s in reference)
-    expect(count == expected,
-           f"{nb.require(NAME).display} has {count:,} parameters where the book's has {expected:,} "
-           f"({config_text(cfg)}): {parameter_difference(shapes, reference)}. See section 4.5.")
+    display = nb.require(NAME).display
+    expect(count == expected, f"{display} has {count:,} parameters where the book's has {expected:,} "
+                              f"({config_text(cfg)}): {parameter_difference(shapes, reference)}. See section 4.5.")
+    unused = nb.unused_parameters(NAME, init={"cfg": cfg}, inputs=[torch.randn(1, cfg["context_length"], cfg["emb_dim"])])
+    expect(not unused, f"{display}: the parameters {unused} do not change its output ({config_text(cfg)}); every "
+                       f"weight of attention, feed-forward and both LayerNorms takes part. See section 4.5.")
 
 
 @settings(max_examples=4)
@@ -76,11 +96,38 @@ def test_keeps_the_shape_and_is_causal(nb, cfg, seed):
     x = torch.randn(1, cfg["context_length"], cfg["emb_dim"], generator=torch.Generator().manual_seed(seed))
     changed = x.clone()
     changed[0, -1] += 1.0
-    out = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=None, inputs=[torch.cat([x, changed])])
+    inputs = torch.cat([x, changed])
+    out = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=None, inputs=[inputs])
     display = nb.require(NAME).display
+    expect_working(out, what=f"{display} on an input of shape {tuple(inputs.shape)}", inputs=inputs)
     expect(tuple(out.shape) == (2, *x.shape[1:]),
            f"{display} turned an input of shape {(2, *x.shape[1:])} into {tuple(out.shape)}; a block keeps the shape. "
            f"See section 4.5.")
     leak = compare_tensors(out[1, :-1], out[0, :-1])
     expect(leak.ok, f"{display} is not causal: changing the last of {x.shape[1]} tokens changed the outputs at "
                     f"earlier positions (by up to {leak.max_abs:.3g}). See sections 3.5 and 4.5.")
+
+
+def test_dropout_acts_where_the_book_puts_it(nb):
+    """In training mode, dropout (p = drop_rate) acts on the attention weights and on each sub-layer's output before
+    its shortcut addition: with the book's weights and the same seed, the output equals the book's."""
+    cfg = {**TINY_CFG, "drop_rate": 0.5}
+    torch.manual_seed(11)
+    reference = with_random_norms(TransformerBlock(cfg)).eval()
+    x = torch.randn(2, 6, cfg["emb_dim"])
+    nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[x])
+    display, state = nb.require(NAME).display, nb.bound_state(NAME)
+    if state is None:
+        pytest.skip(f"informational: {display} differs from the book's in eval mode already (see the check "
+                    f"test_matches_the_reference_on_the_same_weights), so its dropout cannot be compared")
+    actual, calls = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=state, inputs=[x], seed=DROPOUT_SEED,
+                                    eval=False, trace_dropout=True)
+    expect_working(actual, what=f"{display} in training mode", inputs=x)
+    with torch.no_grad():
+        if untraced_dropout(actual, calls, reference(x)):
+            pytest.skip(f"informational: {display} uses no nn.Dropout / F.dropout, so where it drops out is not seen")
+    variants = {"the book's": reference_dropout(reference, [x]),
+                "the book's early notebook": reference_dropout(with_feed_forward_dropout(reference, 0.5), [x])}
+    problem = dropout_problem(actual, calls, variants, labels=dropout_labels(), rate=0.5)
+    expect(problem is None, f"{display} in training mode (drop_rate=0.5, input {tuple(x.shape)}, 4 heads): "
+                            f"{problem}. See sections 3.5.2 and 4.5.")
