@@ -53,8 +53,8 @@ def _fixed_logits_model(torch, row):
             super().__init__()
             self.row = torch.nn.Parameter(row.clone().float(), requires_grad=False)
 
-        def forward(self, idx):
-            return self.row.expand(idx.shape[0], idx.shape[1], self.row.shape[-1])
+        def forward(self, idx):  # a fresh tensor: a student's code may edit the logits in place
+            return self.row.expand(idx.shape[0], idx.shape[1], self.row.shape[-1]).clone()
 
     return FixedLogits().eval()
 
@@ -92,6 +92,15 @@ def _model(req, spec):
     if spec["kind"] == "bigram":
         return _bigram_model(torch, req.decode(spec["table"]))
     raise ValueError(f"unknown model kind {spec['kind']!r}")
+
+
+def _record_forwards(torch, model):
+    """A list that gets, for every forward pass of `model`, whether it was in train mode and had gradients on."""
+    calls = []
+    model.register_forward_pre_hook(
+        lambda module, args: calls.append({"training": bool(module.training), "grad": torch.is_grad_enabled()})
+        if len(calls) < 10_000 else None)
+    return calls
 
 
 def _loader(req, spec):
@@ -134,9 +143,16 @@ def _fill(fn, known):
     return kwargs
 
 
+def _same_parameters(value, book_fn):
+    """Whether value is a function with exactly the book helper's parameter names (the helper under
+    another name, e.g. evaluate(model, train_loader, val_loader, device, eval_iter))."""
+    return inspect.isfunction(value) and list(_parameters(value)) == list(_parameters(book_fn))
+
+
 @contextlib.contextmanager
 def _book_helpers(req, fn, names=BOOK_HELPERS):
-    """While the block runs, the book's helpers stand in for the student's (in the notebook and fn's module)."""
+    """While the block runs, the book's helpers stand in for the student's (in the notebook and fn's
+    module): found by the book's name, GRADER_NAMES, or the book helper's exact parameter names."""
     import reference.ch05 as ch05
 
     spaces = [req.namespace]
@@ -146,10 +162,13 @@ def _book_helpers(req, fn, names=BOOK_HELPERS):
     saved = []
     for space in spaces:
         for book_name in names:
-            for used in req.names_for(book_name):
-                if used in space:
-                    saved.append((space, used, space[used]))
-                    space[used] = getattr(ch05, book_name)
+            book_fn = getattr(ch05, book_name)
+            used = {u for u in req.names_for(book_name) if u in space}
+            used |= {k for k, v in list(space.items()) if not k.startswith("_") and v is not fn
+                     and _same_parameters(v, book_fn)}
+            for name in used:
+                saved.append((space, name, space[name]))
+                space[name] = book_fn
     try:
         yield
     finally:
@@ -191,7 +210,12 @@ def probe_loss_batch(req):
                            ("model", model), ("device", p["device"])])
     if not isinstance(loss, torch.Tensor):
         return {"type": type(loss).__name__, "value": _number(loss)}
-    return {"type": "Tensor", "loss": loss.detach().float().cpu(), "requires_grad": bool(loss.requires_grad)}
+    reached = None
+    if loss.requires_grad and loss.dim() == 0:  # does loss.backward() reach the model's weights?
+        loss.backward()
+        reached = sum(float(q.grad.abs().sum()) for q in model.parameters() if q.grad is not None) > 0
+    return {"type": "Tensor", "loss": loss.detach().float().cpu(), "requires_grad": bool(loss.requires_grad),
+            "reaches_weights": reached}
 
 
 def probe_seeded_loss(req):
@@ -272,6 +296,8 @@ def _training_setup(req):
     """Model (reference GPT on payload["device"]), loaders and optimizer as the payload describes them."""
     p, torch = req.payload, _torch()
     model = _reference_gpt(req, p["model"]).to(p["device"])
+    if p.get("start_eval"):  # as after generating a sample: the loop must switch train mode on itself
+        model.eval()
     opt = p["optimizer"]
     optimizer_class = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[opt["kind"]]
     recorded = []
@@ -301,6 +327,7 @@ def _train(req, fn, name):
     """Run a training function on the payload's setup; what it returned, what it printed, the final weights."""
     torch = _torch()
     model, train_loader, val_loader, optimizer, recorded = _training_setup(req)
+    forwards = _record_forwards(torch, model)
     known = _known_training_arguments(req, model, train_loader, val_loader, optimizer)
     for param in _parameters(fn):  # no early stopping unless the payload asks for it (None may not be accepted)
         if "patience" in param.lower() and param not in req.payload.get("extra", {}):
@@ -308,11 +335,15 @@ def _train(req, fn, name):
     book = [(n, known[n]) for n in ("model", "train_loader", "val_loader", "optimizer", "device")]
     epochs = next((n for n in EPOCH_NAMES if n in _parameters(fn)), "num_epochs")
     book += [(epochs, known[epochs])] + [(n, known[n]) for n in ("eval_freq", "eval_iter", "start_context", "tokenizer")]
+    try:  # by keyword when every parameter it needs has a name the grader knows (a subset of the book's is fine)
+        by_keyword = _fill(fn, known)
+    except TypeError:  # renamed parameters: the book's arguments by position
+        by_keyword = None
     printed = io.StringIO()
     torch.manual_seed(0)
     with _book_helpers(req, fn), contextlib.redirect_stdout(printed):
-        if all(n in _parameters(fn) for n, _ in book):
-            result = fn(**_fill(fn, known))
+        if by_keyword is not None:
+            result = fn(**by_keyword)
         else:
             result = _call_book(fn, book, **req.payload.get("extra", {}))
     returned = list(result) if isinstance(result, (list, tuple)) else [result]
@@ -322,7 +353,8 @@ def _train(req, fn, name):
             "returned": [_numbers(r) for r in returned],
             "returned_types": [type(r).__name__ for r in returned], "steps_lr": recorded,
             "state": {k: v.detach().float().cpu() for k, v in model.state_dict().items()},
-            "printed": printed.getvalue()[:MAX_PRINTED], "training": bool(model.training)}
+            "printed": printed.getvalue()[:MAX_PRINTED], "training": bool(model.training),
+            "step_modes": [c["training"] for c in forwards if c["grad"]][:500]}
 
 
 def probe_train(req):
@@ -361,13 +393,19 @@ def probe_accumulation(req):
     return {**_train(req, fn, name), "why": why}
 
 
+TRAINING_PARAMETERS = ("train_loader", "optimizer", "n_epochs", "num_epochs", "epochs")
+
+
 def _schedule_candidate(req):
+    """train_model (GRADER_NAMES first), else a training function (it takes a loader, an optimizer or a number
+    of epochs) with a warmup parameter; a bare schedule such as get_lr(step, warmup_steps, ...) is not one."""
     book = req.own("train_model")
     if book is not None:
         return "train_model", book, "the book's name train_model"
     for name, fn in req.own_functions():
-        if any("warmup" in n.lower() for n in _parameters(fn)) and name != "lr_at_step":
-            return name, fn, "it takes a warmup parameter"
+        params = _parameters(fn)
+        if any("warmup" in n.lower() for n in params) and any(n in params for n in TRAINING_PARAMETERS):
+            return name, fn, "a training function with a warmup parameter"
     return None
 
 
@@ -420,11 +458,15 @@ def probe_generate(req):
     p, torch = req.payload, _torch()
     fn = req.resolve_own("generate")
     model, idx = _model(req, p["model"]), req.decode(p["idx"])
+    model.train(p.get("start_mode") == "train")
+    forwards = _record_forwards(torch, model)
     book = lambda ids, n: [("model", model), ("idx", ids), ("max_new_tokens", n), ("context_size", p["context_size"])]
     torch.manual_seed(p.get("seed", 0))
     rows = p.get("rows", 1)
     if rows == 1:
-        return {"ids": _ids(torch, _call_book(fn, book(idx, p["max_new_tokens"]), **_generate_kwargs(p))), "mode": "one"}
+        ids = _ids(torch, _call_book(fn, book(idx, p["max_new_tokens"]), **_generate_kwargs(p)))
+        return {"ids": ids, "mode": "one", "forward_modes": [c["training"] for c in forwards][:200],
+                "training_after": bool(model.training)}
     try:
         out = _call_book(fn, book(idx.repeat(rows, 1), 1), **_generate_kwargs(p))
         return {"ids": _ids(torch, out)[:, idx.shape[1]:].reshape(-1), "mode": "batch"}
@@ -479,12 +521,13 @@ def _sample_nucleus(req, fn, row, top_p):
                  "context_size": 4, "temperature": 1.0, p_name or "top_p": top_p}
         try:
             out = fn(**_fill(fn, known))
-            return {"kind": "sampled", "tokens": _ids(torch, out)[:, 1:].reshape(-1)}
+            return {"kind": "sampled", "tokens": _ids(torch, out)[:, 1:].reshape(-1), "requested": p["rows"]}
         except Exception as err:  # noqa: BLE001 - retry with one row
             known.update(idx=torch.zeros(1, 1, dtype=torch.long), max_new_tokens=p["rows"])
             torch.manual_seed(p.get("seed", 0))
             out = fn(**_fill(fn, known))
-            return {"kind": "sampled", "tokens": _ids(torch, out)[0, 1:], "batch_error": _error(err)}
+            return {"kind": "sampled", "tokens": _ids(torch, out)[0, 1:], "batch_error": _error(err),
+                    "requested": p["rows"]}
     logits = row.clone().float().unsqueeze(0)
     out = fn(logits, **{p_name: top_p}) if p_name and list(params).index(p_name) > 0 else fn(logits, top_p)
     if isinstance(out, (tuple, list)):
@@ -498,7 +541,7 @@ def _sample_nucleus(req, fn, row, top_p):
     for _ in range(p["rows"] // 4):
         value = fn(logits, **{p_name: top_p}) if p_name and list(params).index(p_name) > 0 else fn(logits, top_p)
         tokens.append(int(_number(value)))
-    return {"kind": "sampled", "tokens": torch.tensor(tokens)}
+    return {"kind": "sampled", "tokens": torch.tensor(tokens, dtype=torch.long), "requested": p["rows"] // 4}
 
 
 def probe_nucleus(req):

@@ -19,6 +19,7 @@ from reference.ch05 import train_model_simple
 # The checks' fixed model: a reference GPTModel this small trains a step in milliseconds.
 TINY_CFG = {"vocab_size": 48, "context_length": 8, "emb_dim": 16, "n_heads": 2, "n_layers": 1,
             "drop_rate": 0.0, "qkv_bias": False}
+DROPOUT = 0.1  # the train()/eval() checks use a model with dropout, where the mode changes the output
 START_CONTEXT = "Every effort moves you"
 ALPHA = 1e-3  # false-alarm rate of each chi-square test on a correct implementation
 
@@ -78,15 +79,15 @@ def setup_text(setup: dict) -> str:
 # ---------------------------------------------------------------- training runs
 
 def training_payload(setup: dict, *, device: str = "cpu", optimizer: str = "adamw", val_targets_shift: int = 0,
-                     extra: dict | None = None) -> dict:
-    """The payload of the a4 training probes for a training_setups() draw."""
-    seed = setup["seed"]
+                     extra: dict | None = None, drop_rate: float = 0.0) -> dict:
+    """The payload of the a4 training probes for a training_setups() draw (the model: TINY_CFG with drop_rate)."""
+    seed, cfg = setup["seed"], {**TINY_CFG, "drop_rate": drop_rate}
     train = token_data(setup["train_sequences"], TINY_CFG["context_length"], seed=seed)
     val = token_data(setup["val_sequences"], TINY_CFG["context_length"], seed=seed + 1)
     if val_targets_shift:  # targets the training data contradicts: the validation loss rises while training
         val = (train[0][: setup["val_sequences"]], (train[1][: setup["val_sequences"]] + val_targets_shift)
                % TINY_CFG["vocab_size"])
-    return {"model": model_spec(reference_model(seed=seed)), "device": device,
+    return {"model": model_spec(reference_model(cfg, seed=seed), cfg), "device": device,
             "train": loader_spec(*train, setup["batch_size"]), "val": loader_spec(*val, setup["batch_size"]),
             "optimizer": {"kind": optimizer, "lr": setup["lr"], "weight_decay": setup["weight_decay"]},
             "num_epochs": setup["num_epochs"], "eval_freq": setup["eval_freq"], "eval_iter": setup["eval_iter"],

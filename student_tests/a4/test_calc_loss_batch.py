@@ -79,7 +79,7 @@ def test_uniform_logits_give_the_log_of_the_vocabulary_size(nb):
 
 
 def test_returns_a_scalar_that_backpropagates(nb):
-    """It returns a 0-dimensional tensor attached to the model's graph, so loss.backward() trains the model."""
+    """It returns a 0-dimensional tensor attached to the model's graph: loss.backward() gives the weights gradients."""
     inputs, targets = token_data(2, 4, seed=2)
     component, result = _loss(nb, model_spec(reference_model()), inputs, targets)
     expect(result["type"] == "Tensor" and result["loss"].dim() == 0 and result["requires_grad"],
@@ -88,6 +88,10 @@ def test_returns_a_scalar_that_backpropagates(nb):
               f"a tensor of shape {tuple(result['loss'].shape)} with requires_grad={result['requires_grad']}")
            + "; the training loop calls loss.backward(), which needs one number (a 0-d tensor) computed from the "
              "model's output with gradients on: don't call .item() or use torch.no_grad() here. See section 5.2")
+    expect(result["reaches_weights"],
+           f"{component.display} returned a 0-d tensor with gradients on, but loss.backward() left every weight of "
+           f"the model with a zero gradient: the loss must be computed from model(input_batch), the logits. "
+           f"Recipe: {RECIPE}. See section 5.1.3")
 
 
 def test_seeded_loss_matches_the_book(nb):

@@ -3,7 +3,8 @@
 Your function runs on a fixed reference model and loaders built from fixed tensors
 (shuffle=False, the last batch may be smaller); the book's calc_loss_batch stands in for
 yours, so only the averaging is graded here. Checks: all batches by default, the first
-num_batches when given, all of them when num_batches exceeds the loader, NaN for an empty loader.
+num_batches when given, all of them when num_batches exceeds the loader, NaN (or an error, never a
+number) for an empty loader.
 
 Run: pytest student_tests/a4 --submission assignments/a4/<you>/
 """
@@ -105,10 +106,24 @@ def test_num_batches_beyond_the_loader_uses_every_batch(nb, case, extra):
            f"cap num_batches at len(data_loader) before dividing. See section 5.1.3")
 
 
+# Refusing an empty loader is correct too: with a clear ValueError/AssertionError, or the ZeroDivisionError of
+# the book's earlier calc_loss_loader (before it returned NaN). Any number would hide the empty loader.
+REFUSALS = ("ValueError", "AssertionError", "ZeroDivisionError")
+
+
 def test_empty_loader_gives_nan(nb):
-    """An empty loader gives float("nan"), as in the book, instead of dividing by zero."""
-    spec = loader_spec(torch.zeros(0, 4, dtype=torch.long), torch.zeros(0, 4, dtype=torch.long), 2)
-    component, [result], _ = _runs(nb, spec, ["absent"])
-    expect(result.get("value") is not None and math.isnan(result["value"]),
+    """An empty loader gives float("nan"), as in the book, or an error: never a number that hides it."""
+    empty = loader_spec(torch.zeros(0, 4, dtype=torch.long), torch.zeros(0, 4, dtype=torch.long), 2)
+    component, [result], _ = _runs(nb, empty, ["absent"])
+    refused = result.get("error") in REFUSALS
+    expect(refused or (result.get("value") is not None and math.isnan(result["value"])),
            f"{component.display} on an empty loader {_described(result)}; the book returns float(\"nan\") when "
-           f"len(data_loader) == 0. See section 5.1.3")
+           f"len(data_loader) == 0 (raising a ValueError that says the loader is empty is fine too); a number "
+           f"such as 0.0 looks like a real loss. "
+           f"See section 5.1.3")
+    spec = loader_spec(*token_data(3, 4, seed=9), 2)
+    _, [other], [expected] = _runs(nb, spec, ["absent"])
+    expect(_agrees(other, expected),
+           f"{component.display} gives NaN for an empty loader, but on {_shape(spec)} it {_described(other)}; the "
+           f"average of the batch losses is {expected:.6f}. NaN is only for a loader without batches. "
+           f"See section 5.1.3")

@@ -1,9 +1,12 @@
 """evaluate_model(model, train_loader, val_loader, device, eval_iter) (section 5.2).
 
-Your function gets a reference GPTModel wrapped so that every forward pass records whether
-the model was in eval mode and whether gradients were on; the book's calc_loss_loader stands
-in for yours. Checks: the returned (train_loss, val_loss) over eval_iter batches, eval mode
-and no gradients while evaluating, and train mode again afterwards.
+Not a name the assignment requires: checked when the notebook defines it (or maps it with
+GRADER_NAMES), informational otherwise. Your function gets a reference GPTModel with dropout
+(drop_rate 0.1, in train mode) wrapped so that every forward pass records whether the model
+was in eval mode and whether gradients were on; the book's calc_loss_loader stands in for
+yours. Checks: the returned (train_loss, val_loss) over eval_iter batches (dropout must be
+off for them to match), eval mode and no gradients while evaluating, and train mode again
+afterwards.
 
 Run: pytest student_tests/a4 --submission assignments/a4/<you>/
 """
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch05 import evaluate_model
-from student_tests.a4.common import loader, loader_spec, model_spec, reference_model, token_data
+from student_tests.a4.common import DROPOUT, TINY_CFG, loader, loader_spec, model_spec, reference_model, token_data
 
 pytestmark = pytest.mark.check(component="evaluate_model", section="5.2")
 NAME = "evaluate_model"
@@ -23,10 +26,11 @@ NAME = "evaluate_model"
 
 def _evaluate(nb, *, seed=0, eval_iter=2, sequences=(5, 3)):
     component = nb.optional(NAME)
-    model = reference_model(seed=seed)
+    cfg = {**TINY_CFG, "drop_rate": DROPOUT}
+    model = reference_model(cfg, seed=seed)
     train = loader_spec(*token_data(sequences[0], 6, seed=seed), 2)
     val = loader_spec(*token_data(sequences[1], 6, seed=seed + 1), 2)
-    result = nb.run("a4.evaluate", {"model": model_spec(model), "train": train, "val": val, "eval_iter": eval_iter,
+    result = nb.run("a4.evaluate", {"model": model_spec(model, cfg), "train": train, "val": val, "eval_iter": eval_iter,
                                     "device": nb.device}, what=f"calling {component.display}")
     with torch.no_grad():
         expected = evaluate_model(model.train(), loader(train), loader(val), "cpu", eval_iter)
@@ -69,8 +73,10 @@ def test_evaluates_in_eval_mode_without_gradients(nb):
 
 
 def test_leaves_the_model_in_train_mode(nb):
-    """Afterwards the model is back in train mode (model.train()), so training goes on with dropout."""
+    """It runs the model, and afterwards the model is back in train mode (model.train()), so training goes on with
+    dropout."""
     component, result, _ = _evaluate(nb)
+    expect(result["calls"], f"{component.display} never ran the model, so it cannot have evaluated it. See section 5.2")
     expect(result["training_after"],
            f"{component.display} left the model in eval mode (model.training is False after the call); the "
            f"training loop calls it between optimizer steps, so call model.train() before returning. "

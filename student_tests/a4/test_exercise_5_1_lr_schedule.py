@@ -1,9 +1,10 @@
 """Exercise 5.1 (appendix D): linear warmup, cosine decay and gradient clipping in `train_model`.
 
-The grader grades `train_model` (or GRADER_NAMES["train_model"]), else a function of yours
-that takes a warmup parameter, with appendix D's signature train_model(model, train_loader,
-val_loader, optimizer, device, n_epochs, eval_freq, eval_iter, start_context, tokenizer,
-warmup_steps, initial_lr=3e-05, min_lr=1e-6) returning (train_losses, val_losses,
+The grader grades `train_model` (or GRADER_NAMES["train_model"]), else a training function of
+yours (one that takes a loader, an optimizer or a number of epochs) with a warmup parameter,
+with appendix D's signature train_model(model, train_loader, val_loader, optimizer, device,
+n_epochs, eval_freq, eval_iter, start_context, tokenizer, warmup_steps, initial_lr=3e-05,
+min_lr=1e-6) returning (train_losses, val_losses,
 track_tokens_seen, track_lrs). It trains a tiny reference GPTModel with AdamW (peak learning
 rate = the optimizer's) and records the learning rate at every optimizer.step(). Gradient
 clipping "after warmup" has two readings, both accepted: global_step > warmup_steps (the
@@ -36,7 +37,7 @@ def _run(nb):
         _RUNS[id(nb)] = (payload, result)
     payload, result = _RUNS[id(nb)]
     if result["graded"] is None:
-        pytest.skip("exercise not attempted: no `train_model` and no function with a warmup parameter")
+        pytest.skip("exercise not attempted: no `train_model` and no training function with a warmup parameter")
     initial = INITIAL_LR if "initial_lr" in result["params"] else result["defaults"].get("initial_lr", 3e-05)
     minimum = MIN_LR if "min_lr" in result["params"] else result["defaults"].get("min_lr", 1e-6)
     steps = SETUP["num_epochs"] * SETUP["train_sequences"] // SETUP["batch_size"]

@@ -55,6 +55,9 @@ def _expect_filter(result, expected_set, graded, shown):
 
 
 def _expect_samples(result, logits, nucleus, graded, shown):
+    expect(result["tokens"].numel() == result["requested"],
+           f"{graded} with {shown} gave {result['tokens'].numel()} sampled tokens where {result['requested']} were "
+           f"requested (one new token per row of the prompt batch, or per call). See exercise 5.2")
     counts = torch.bincount(result["tokens"].clamp(0, len(logits) - 1), minlength=len(logits))
     probs = torch.softmax(torch.where(nucleus, logits, torch.tensor(float("-inf"))), dim=-1)
     statistic, p_value = chi_square(counts, probs)

@@ -3,7 +3,9 @@
 Your function runs on models the grader builds in the kernel: a tiny reference GPTModel (greedy
 decoding is compared id for id with the reference's generate), a model whose next-token logits
 are fixed (sampling: many draws at once, seeded), and a model whose next token depends on the
-last one (eos_id). The sampling checks are chi-square goodness-of-fit tests of the drawn tokens
+last one (eos_id, checked when your generate takes it). In the eval-mode check a tiny GPT with
+drop_rate 0.1 is handed over in eval mode and must stay there while generating. The sampling
+checks are chi-square goodness-of-fit tests of the drawn tokens
 against the distribution the book's recipe gives; each test uses alpha = 1e-3, the chance that
 a correct implementation fails it (the draws are seeded, so a verdict never changes between runs).
 
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch05 import generate
-from student_tests.a4.common import ALPHA, TINY_CFG, chi_square, distribution_text, model_spec, reference_model
+from student_tests.a4.common import (ALPHA, DROPOUT, TINY_CFG, chi_square, distribution_text, model_spec,
+                                     reference_model)
 
 pytestmark = pytest.mark.check(component="generate", section="5.3")
 NAME = "generate"
@@ -147,6 +150,11 @@ def test_top_k_never_samples_outside_the_k_largest_logits(nb, case):
     allowed = set(torch.topk(logits, k).indices.tolist())
     outside = {t: int(counts[t]) for t in range(len(logits)) if counts[t] and t not in allowed}
     ranks = {t: int((logits > logits[t]).sum()) + 1 for t in outside}
+    drawn = int((counts > 0).sum())
+    expect(drawn >= min(k, 2),
+           f"{component.display} with top_k={k}, temperature={temperature}: {DRAWS} draws gave only token(s) "
+           f"{torch.nonzero(counts).flatten().tolist()}; sampling from the {k} largest of these close logits draws "
+           f"several of them. The recipe: {RECIPE}. See sections 5.3.1 and 5.3.2")
     expect(not outside,
            f"{component.display} with top_k={k}, temperature={temperature} and logits "
            f"{[round(v, 3) for v in logits.tolist()]} drew tokens outside the {k} largest logits: "
@@ -166,6 +174,9 @@ def test_top_k_samples_follow_the_softmax_of_the_k_largest(nb):
 def test_stops_at_eos_id(nb, case):
     """With eos_id set, generation stops when the next token is eos_id (the book leaves eos_id itself out)."""
     table, idx, chain, eos_id = case
+    if "eos_id" not in nb.require(NAME).params:
+        pytest.skip(f"informational: {nb.require(NAME).display} has no eos_id parameter (the book's first version of "
+                    f"generate has none); nothing to check")
     component, result = _generate(nb, {"kind": "bigram", "table": table}, idx, max_new_tokens=8, context_size=4,
                                   temperature=0.0, eos_id=eos_id)
     new = result["ids"][0, idx.shape[1]:].tolist()
@@ -173,3 +184,25 @@ def test_stops_at_eos_id(nb, case):
            f"{component.display} with eos_id={eos_id}, max_new_tokens=8 and a model whose greedy continuation of "
            f"{idx.tolist()} is {chain + [eos_id]} and then more tokens, generated {new}; it should stop at eos_id "
            f"(the book: if idx_next == eos_id: break, giving {chain}). See section 5.3.3")
+
+
+def test_generates_in_eval_mode_when_the_model_is_in_eval_mode(nb):
+    """Given a model with dropout in eval mode, every forward pass runs in eval mode (generate does not switch dropout
+    on), and the greedy tokens equal the reference's."""
+    seed, cfg = 11, {**TINY_CFG, "drop_rate": DROPOUT}
+    model = reference_model(cfg, seed=seed)
+    idx = torch.randint(0, cfg["vocab_size"], (2, 3), generator=torch.Generator().manual_seed(seed))
+    component, result = _generate(nb, model_spec(model, cfg), idx, max_new_tokens=4, context_size=4, temperature=0.0)
+    modes = result["forward_modes"]
+    in_train = sum(modes)
+    after = "train" if result["training_after"] else "eval"
+    expect(modes and not in_train,
+           f"{component.display} on a model with drop_rate={DROPOUT} in eval mode ran {len(modes)} forward passes, "
+           f"{in_train} of them in train mode (the model was in {after} mode afterwards)"
+           + ("" if modes else ": it never ran the model")
+           + "; generation must not switch dropout on: leave the model's mode as it is (the book's generate never "
+             "calls model.train()), or call model.eval() before generating. See section 5.3")
+    expected = generate(model, idx, 4, 4, temperature=0.0)
+    expect(torch.equal(result["ids"], expected),
+           f"{component.display} with temperature=0.0 on a model with drop_rate={DROPOUT} in eval mode returned "
+           f"{result['ids'].tolist()}; greedy decoding gives {expected.tolist()}. See section 5.3.3")

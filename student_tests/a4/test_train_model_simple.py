@@ -7,7 +7,9 @@ book's calc_loss_batch, evaluate_model and generate_and_print_sample stand in fo
 only the loop itself is graded. The returned (train_losses, val_losses, track_tokens_seen)
 and the final weights must equal the book's loop on the same setup: an evaluation whenever
 the optimizer-step counter (starting at -1, incremented after each step) is a multiple of
-eval_freq. A `patience` (early stopping) parameter, when your loop has one, is checked too.
+eval_freq. A model with dropout handed over in eval mode must train in train mode (the
+book's loop calls model.train() at the start of every epoch). A `patience` (early stopping)
+parameter, when your loop has one, is checked too.
 
 Run: pytest student_tests/a4 --submission assignments/a4/<you>/
 """
@@ -18,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 
 from grader.checks import expect
-from student_tests.a4.common import (largest_weight_difference, reference_training, rounded, setup_text,
+from student_tests.a4.common import (DROPOUT, largest_weight_difference, reference_training, rounded, setup_text,
                                      training_payload, training_setups)
 
 pytestmark = pytest.mark.check(component="train_model_simple", section="5.2")
@@ -87,17 +89,35 @@ def test_final_weights_match_the_books_loop(nb):
            f"with the gradients zeroed before each backward pass. The book's loop: {BOOK_LOOP}. See section 5.2")
 
 
+def test_trains_in_train_mode_with_dropout(nb):
+    """Every training step runs the model in train mode (dropout on), even when the model arrives in eval mode."""
+    payload = {**training_payload({**FIXED, "num_epochs": 1}, device=nb.device, drop_rate=DROPOUT), "start_eval": True}
+    component, result = _train(nb, payload, f" on a model with drop_rate={DROPOUT} handed over in eval mode")
+    steps = result["step_modes"]
+    in_eval = sum(not training for training in steps)
+    expect(steps and not in_eval,
+           f"{component.display} on a model with drop_rate={DROPOUT} handed over in eval mode (as after generating "
+           f"a sample) ran {len(steps)} forward passes with gradients on, {in_eval} of them in eval mode"
+           + ("" if steps else ": it never trained the model")
+           + "; call model.train() at the start of every epoch (evaluate_model and generate_and_print_sample switch "
+             "to eval mode and back), so dropout acts while training. See section 5.2")
+
+
 def test_prints_losses_and_a_generated_sample(nb):
-    """While training it prints the losses at each evaluation and a generated text sample after each epoch."""
-    component, _, result = _fixed_run(nb)
+    """While training it prints the train and val loss at each evaluation and a generated sample after each epoch."""
+    component, payload, result = _fixed_run(nb)
     printed = result["printed"]
-    losses = re.findall(r"\d+\.\d+", printed)
+    numbers = [float(n) for n in re.findall(r"\d+\.\d+", printed)]
+    train_losses, val_losses, _ = reference_training(payload)["returned"]
+    first = (train_losses[0], val_losses[0])  # the first evaluation's losses, printed to 2 decimals or more
+    shown = all(any(abs(n - loss) <= 0.006 for n in numbers) for loss in first)
     samples = re.findall(r"[a-z]{20,}", printed)  # the stand-in tokenizer decodes ids as letters a-z
-    expect(len(losses) >= 2 and len(samples) >= 1,
-           f"{component.display} printed {len(losses)} decimal number(s) and {len(samples)} generated sample(s) "
-           f"during 2 epochs ({printed[:300]!r}); print the train and val loss at every evaluation and call "
-           f"generate_and_print_sample(model, tokenizer, device, start_context) after each epoch to monitor "
-           f"progress. See section 5.2")
+    expect(shown and len(samples) >= 1,
+           f"{component.display} printed {len(numbers)} decimal number(s)"
+           + ("" if shown else f" without the first evaluation's train and val loss ({first[0]:.3f}, {first[1]:.3f})")
+           + f" and {len(samples)} generated sample(s) during 2 epochs ({printed[:300]!r}); print the train and val "
+             f"loss at every evaluation and call generate_and_print_sample(model, tokenizer, device, start_context) "
+             f"after each epoch to monitor progress. See section 5.2")
 
 
 def test_stops_early_when_the_validation_loss_stops_improving(nb):
