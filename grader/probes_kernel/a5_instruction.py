@@ -78,15 +78,37 @@ def probe_collate(req):
             "dtypes": [str(inputs.dtype), str(targets.dtype)]}
 
 
+def probe_collate_twice(req):
+    """custom_collate_fn called twice on the same token lists, as a DataLoader does every epoch.
+
+    payload: batch (token id lists). Each call gets a new outer list holding the same item lists (a
+    DataLoader hands the dataset's own items over); returns both results and the items afterwards.
+    """
+    collate = req.resolve_own("custom_collate_fn")
+    items = [list(item) for item in req.payload["batch"]]
+    calls = []
+    for _ in range(2):
+        inputs, targets = _pair(collate(batch=list(items)), "custom_collate_fn")
+        calls.append({"inputs": inputs, "targets": targets})
+    return {"calls": calls, "items_after": [_ids(item, "a batch item") for item in items]}
+
+
 # ---------------------------------------------------------------- optional parts found by name
 
 
+def _mapped_names(req):
+    """Every notebook name GRADER_NAMES maps a book name to: those functions are something else."""
+    mapping = req.namespace.get("GRADER_NAMES")
+    return {v for v in mapping.values() if isinstance(v, str)} if isinstance(mapping, dict) else set()
+
+
 def _candidate(req, book_name, matches):
-    """(name, object): the book name (GRADER_NAMES first), else the first own global that `matches`."""
+    """(name, object): the book name (GRADER_NAMES first), else the first own global that `matches` and that is
+    neither a required component nor mapped to another book name."""
     own = req.own(book_name)
     if own is not None:
         return req.mapped_name(book_name) or book_name, own
-    taken = set().union(*(req.names_for(n) for n in REQUIRED))
+    taken = set().union(*(req.names_for(n) for n in REQUIRED)) | _mapped_names(req)
     for name, value in sorted(req.namespace.copy().items()):
         if name.startswith("_") or name in taken or not matches(name.lower(), value):
             continue
@@ -124,7 +146,8 @@ def probe_masked_batch(req):
     dataset = dataset_cls([dict(entry) for entry in p["data"]], req.decode(p["tokenizer"]))
     items = [dataset[i] for i in range(len(p["data"]))]
     inputs, targets = _pair(collate(items), collate_name)
-    return {"found": True, "dataset": dataset_name, "collate": collate_name, "inputs": inputs, "targets": targets}
+    return {"found": True, "dataset": dataset_name, "collate": collate_name, "inputs": inputs, "targets": targets,
+            "prompts": _try_format(req, p["data"])}
 
 
 def _is_extractor(name, value):
@@ -168,6 +191,45 @@ def _tiny_gpt(req, torch):
     model = GPTModel(dict(p["cfg"]))
     model.load_state_dict(req.decode(p["weights"]))
     return model.to(p["device"])
+
+
+def _loss_summary(loss):
+    """A loss as data: its value when it is a finite-size scalar tensor, its type, shape and whether it has a gradient."""
+    import torch
+
+    if not isinstance(loss, torch.Tensor):
+        return {"value": float(loss) if isinstance(loss, (int, float)) else None, "type": type(loss).__name__,
+                "shape": None, "requires_grad": False}
+    scalar = loss.numel() == 1 and (loss.is_floating_point() or loss.is_complex())
+    return {"value": float(loss.detach().reshape(-1)[0]) if scalar else None, "type": str(loss.dtype),
+            "shape": list(loss.shape), "requires_grad": bool(loss.requires_grad)}
+
+
+def probe_losses(req):
+    """calc_loss_batch(inputs, targets, model, device) on the grader's tiny GPT, once per targets tensor.
+
+    payload: cfg, weights, inputs, targets (a list of tensors), device, train (the model's mode), seed
+    (set before every call, so dropout draws the same masks). Returns each loss (loss_summary), the
+    reference's loss of the first targets computed the same way (the model's logits against the
+    targets, cross-entropy ignoring -100) and the model's mode after the calls.
+    """
+    import torch
+
+    p = req.payload
+    loss_fn, device, seed = req.resolve_own("calc_loss_batch"), p["device"], p.get("seed", 0)
+    model = _tiny_gpt(req, torch)
+    model.train(bool(p.get("train")))
+    inputs, all_targets = req.decode(p["inputs"]).to(device), [t.to(device) for t in req.decode(p["targets"])]
+    losses = []
+    for targets in all_targets:
+        torch.manual_seed(seed)
+        losses.append(_loss_summary(loss_fn(inputs, targets, model, device)))
+    training_after = model.training
+    model.train(bool(p.get("train")))
+    torch.manual_seed(seed)
+    logits = model(inputs)
+    reference = torch.nn.functional.cross_entropy(logits.flatten(0, 1), all_targets[0].flatten())
+    return {"losses": losses, "reference": float(reference), "training_after": bool(training_after)}
 
 
 def probe_train_smoke(req):

@@ -167,7 +167,8 @@ def probe_wrapper(req):
     """The student's LinearWithLoRA(linear=nn.Linear(...), rank, alpha): its parameters, and outputs on x.
 
     payload: in_dim, out_dim, bias, weight, linear_bias, rank, alpha, x, state_dict (student names;
-    None keeps its own init), seed. `plain` is the Linear layer's own output before wrapping.
+    None keeps its own init), seed. `plain` is the Linear layer's own output before wrapping; `reached` names
+    the wrapper's own parameters a gradient reaches once they hold random values (_reached).
     """
     import torch
 
@@ -187,7 +188,30 @@ def probe_wrapper(req):
     with torch.no_grad():
         output = wrapper(x)
     return {"parameters": parameters, "output": output, "plain": plain,
-            "holds_linear": any(m is linear for m in wrapper.modules())}
+            "holds_linear": any(m is linear for m in wrapper.modules()), "reached": _reached(wrapper, linear, x, torch)}
+
+
+def _reached(wrapper, linear, x, torch):
+    """Names of the wrapper's own parameters (not the wrapped layer's) that a gradient reaches once they all hold
+    random values (B no longer zero), on a copy of the wrapper."""
+    import copy
+
+    trial = copy.deepcopy(wrapper)
+    inner = {id(q) for m in trial.modules() if isinstance(m, torch.nn.Linear) and m.weight.shape == linear.weight.shape
+             for q in m.parameters()}
+    own = [(n, q) for n, q in trial.named_parameters() if id(q) not in inner]
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _, q in own:
+            q.copy_(torch.randn(q.shape, generator=generator))
+    try:
+        out = trial(x)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return []
+        (out * torch.randn(out.shape, generator=generator)).sum().backward()
+    except RuntimeError:
+        return []
+    return [n for n, q in own if q.grad is not None and bool(q.grad.abs().sum() > 0)]
 
 
 # ---------------------------------------------------------------- replace_linear_with_lora (E.4)
@@ -298,7 +322,8 @@ def probe_lora_train(req):
 
 def probe_global_model(req):
     """The notebook's global `model`: its LoRA and base parameters (total, trainable), wrapped and plain
-    Linear layers, and the trainable parameters the global `optimizer` does not hold."""
+    Linear layers, its output head's path (model_parts.py), and the trainable parameters the global
+    `optimizer` does not hold."""
     import torch
 
     model, record = req.resolve("model")
@@ -317,7 +342,13 @@ def probe_global_model(req):
     if isinstance(optimizer, torch.optim.Optimizer):
         held = {id(q) for group in optimizer.param_groups for q in group["params"]}
         missing = [n for n, q in named if q.requires_grad and id(q) not in held]
+    import runpy
+    from pathlib import Path
+
+    parts = runpy.run_path(str(Path(__file__).with_name("model_parts.py")))
+    head_path, _ = parts["head"](model, torch)
     return {"used_name": record["used_name"], "found_classes": [c is not None for c in (layer_cls, wrapper_cls)],
+            "head": head_path,
             "lora_total": _count(params, lora_ids), "lora_trainable": _count(params, lora_ids, True),
             "base_total": sum(q.numel() for q in params if id(q) not in lora_ids),
             "base_trainable": [n for n, q in named if q.requires_grad and id(q) not in lora_ids][:MAX_NAMES],

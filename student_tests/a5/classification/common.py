@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
+from grader.checks import hold_for_review
 from grader.notebook import GPT2_TOKENIZER
 from reference.ch04 import GPTModel
 
@@ -14,8 +15,12 @@ PROBES = "a5_classification"
 # A small GPT over a tiny vocabulary (ids only, no tokenizer) and one over GPT-2's (for texts).
 TINY_CFG = {"vocab_size": 60, "context_length": 12, "emb_dim": 16, "n_heads": 2, "n_layers": 1,
             "drop_rate": 0.0, "qkv_bias": True}
-GPT2_VOCAB_CFG = {"vocab_size": 50257, "context_length": 24, "emb_dim": 8, "n_heads": 2, "n_layers": 1,
+# emb_dim >= context_length: the printed book reads the context length as pos_emb.weight.shape[1] (the width) in
+# classify_review, which then truncates to the same length as shape[0] would.
+GPT2_VOCAB_CFG = {"vocab_size": 50257, "context_length": 24, "emb_dim": 32, "n_heads": 2, "n_layers": 1,
                   "drop_rate": 0.0, "qkv_bias": True}
+# Dropout that acts when a model is left in training mode: the checks of eval mode (section 6.6's model.eval()).
+DROPOUT = 0.5
 WORDS = ["free", "call", "now", "WINNER!!", "you", "have", "won", "£1000", "cash", "prize", "see", "at", "lunch",
          "ok", "lol", "txt", "STOP", "to", "87239", "u", "r", "gr8", ",", "hey", "café", '"quoted"', "it's",
          "Claim", "your", "reward", "tonight", "?", "mum", "😀", "-", "home"]
@@ -33,6 +38,22 @@ def classifier_payload(model: GPTModel, cfg: dict, *, num_classes: int, device: 
     """The payload keys a5_classification probes use to rebuild `model` in the kernel."""
     return {"cfg": cfg, "num_classes": num_classes, "device": device,
             "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+
+
+def run_on_classifier(nb, probe: str, payload: dict, *, what: str, section: str, timeout: float = 30.0) -> dict:
+    """A probe that hands the student's function the grader's small classifier. A function that reads its own
+    model's attributes (`model.my_positions`), which the grader's model lacks, is held for review: the grader's
+    model answers the book's names and GPT-2's (`pos_emb`, `transformer.wpe`, `config.block_size`), not every
+    student's."""
+    result = nb.run(f"{PROBES}.{probe}", payload, what=what, timeout=timeout)
+    if "foreign_attribute" in result:
+        hold_for_review(f"{what}: it reads an attribute the grader's model does not have ({result['foreign_attribute']}),"
+                        f" presumably your own model's name for a part. The grader runs your function on its own small "
+                        f"GPT classifier, which answers the book's names (model.pos_emb, model.out_head, ...) and "
+                        f"GPT-2's (model.transformer.wpe, model.config.block_size, ...). This check is held for the "
+                        f"course staff; to have it graded, read the model through the book's names or pass sizes as "
+                        f"arguments (section {section}).")
+    return result
 
 
 def text_payload() -> dict:

@@ -2,7 +2,8 @@
 
 Your calc_accuracy_loader(data_loader, model, device, num_batches=None) runs on a small reference
 GPT classifier with the grader's weights and a DataLoader over drawn batches (not shuffled); the
-accuracy must equal the reference's, over all batches or only the first `num_batches`.
+accuracy must equal the reference's, over all batches or only the first `num_batches`. Handed a
+model in training mode (dropout acting), it measures in eval mode, as the book's does (model.eval()).
 
 Run: pytest student_tests/a5/classification --submission assignments/a5/<you>/
 """
@@ -15,11 +16,12 @@ from hypothesis import strategies as st
 from grader.checks import expect
 from reference.ch06 import calc_accuracy_loader
 from student_tests.a5.classification.common import (
-    PROBES,
+    DROPOUT,
     TINY_CFG,
     classifier_payload,
     predictions,
     reference_classifier,
+    run_on_classifier,
     signature_problem,
 )
 
@@ -27,10 +29,15 @@ pytestmark = pytest.mark.check(component="calc_accuracy_loader", section="6.6")
 NAME, SECTION = "calc_accuracy_loader", "6.6"
 
 
+def _run(nb, model, inputs, targets, *, batch_size, num_batches, cfg=TINY_CFG, train=False) -> dict:
+    payload = {**classifier_payload(model, cfg, num_classes=2, device=nb.device), "inputs": inputs,
+               "targets": targets, "batch_size": batch_size, "num_batches": num_batches, "train": train}
+    return run_on_classifier(nb, "accuracy_loader", payload, what=f"calling {nb.require(NAME).display}",
+                             section=SECTION)
+
+
 def _accuracy(nb, model, inputs, targets, *, batch_size, num_batches) -> float:
-    payload = {**classifier_payload(model, TINY_CFG, num_classes=2, device=nb.device), "inputs": inputs,
-               "targets": targets, "batch_size": batch_size, "num_batches": num_batches}
-    return nb.run(f"{PROBES}.accuracy_loader", payload, what=f"calling {nb.require(NAME).display}")["accuracy"]
+    return _run(nb, model, inputs, targets, batch_size=batch_size, num_batches=num_batches)["accuracy"]
 
 
 def _expected(model, inputs, targets, *, batch_size, num_batches) -> float:
@@ -80,3 +87,18 @@ def test_matches_the_reference(nb, examples, batch_size, num_batches, seed):
            f"examples in batches of {batch_size} with num_batches={num_batches} (labels {targets.tolist()}, "
            f"model seed {seed}). Count correct last-token predictions over the examples of the first num_batches "
            f"batches (all when None) and divide by the number of those examples.{named} See section {SECTION}.")
+
+
+def test_measures_in_eval_mode(nb):
+    """Handed a model in training mode (dropout 0.5), the accuracy is the eval-mode one: dropout does not act."""
+    cfg = {**TINY_CFG, "drop_rate": DROPOUT}
+    model = reference_classifier(cfg, seed=12)
+    inputs = torch.randint(0, cfg["vocab_size"], (32, 8), generator=torch.Generator().manual_seed(12))
+    targets = predictions(model, inputs, -1)
+    result = _run(nb, model, inputs, targets, batch_size=8, num_batches=None, cfg=cfg, train=True)
+    expect(abs(result["accuracy"] - 1.0) < 1e-6,
+           f"{nb.require(NAME).display} gave {result['accuracy']:.4f} on 32 examples whose labels are the model's own "
+           f"eval-mode predictions (so 1.0), for a model handed over in training mode with dropout {DROPOUT}; "
+           f"{result['train_mode_calls']} of its {result['forward_calls']} forward calls ran in training mode, where "
+           f"dropout changes the predictions at random. Call model.eval() before measuring, as the book does "
+           f"(section {SECTION}).")

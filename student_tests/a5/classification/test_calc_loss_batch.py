@@ -18,12 +18,12 @@ from grader.checks import expect
 from grader.compare import compare_tensors
 from reference.ch06 import calc_loss_batch
 from student_tests.a5.classification.common import (
-    PROBES,
     TINY_CFG,
     classifier_payload,
     first_token_loss,
     id_batches,
     reference_classifier,
+    run_on_classifier,
     signature_problem,
 )
 
@@ -34,7 +34,7 @@ NAME, SECTION = "calc_loss_batch", "6.6"
 def _loss(nb, model, num_classes, inputs, targets) -> dict:
     payload = {**classifier_payload(model, TINY_CFG, num_classes=num_classes, device=nb.device),
                "inputs": inputs, "targets": targets}
-    return nb.run(f"{PROBES}.loss_batch", payload, what=f"calling {nb.require(NAME).display}")
+    return run_on_classifier(nb, "loss_batch", payload, what=f"calling {nb.require(NAME).display}", section=SECTION)
 
 
 def test_exists_with_the_book_signature(nb):
@@ -63,11 +63,13 @@ def test_is_the_cross_entropy_of_the_last_tokens_logits(nb, num_classes, seed, d
 
 
 def test_returns_a_loss_that_backpropagates(nb):
-    """The loss is a scalar tensor attached to the model's graph (loss.backward() trains the model)."""
+    """The loss is a scalar tensor whose backward() reaches the model's weights, the new head's among them."""
     model = reference_classifier(TINY_CFG, seed=3)
     inputs, targets = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]]), torch.tensor([0, 1])
     result = _loss(nb, model, 2, inputs, targets)
-    expect(result["requires_grad"] and result["loss"].numel() == 1,
+    expect(result["requires_grad"] and result["loss"].numel() == 1 and result["head_reached"],
            f"{nb.require(NAME).display} returned a tensor of shape {tuple(result['loss'].shape)} with "
-           f"requires_grad={result['requires_grad']}; expected one number computed from the model's output without "
-           f"torch.no_grad() or .item(), so that loss.backward() reaches the weights (section {SECTION}).")
+           f"requires_grad={result['requires_grad']} whose backward() reached {result['weights_reached']} of the "
+           f"model's weight tensors (the head's: {result['head_reached']}); expected one number computed from the "
+           f"model's output without torch.no_grad() or .item(), so that loss.backward() reaches the weights "
+           f"(section {SECTION}).")

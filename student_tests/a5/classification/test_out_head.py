@@ -29,9 +29,9 @@ def test_head_maps_emb_dim_to_num_classes(notebook_model):
                              f"top-level Linear layer. Replace the vocabulary head with "
                              f"torch.nn.Linear(emb_dim, num_classes) (section {SECTION}).")
     vocab = " (the vocabulary size: the language-model head was not replaced)" if head["out"] > 1000 else ""
-    expect(head["out"] == want and head["in"] in (info["emb_dim"], None),
+    expect(head["out"] == want and (info["emb_dim"] is None or head["in"] == info["emb_dim"]),
            f"the notebook's `{info['used_name']}.{head['name']}` maps {head['in']} inputs to {head['out']} outputs"
-           f"{vocab}; expected Linear({info['emb_dim']}, {want}): one output per class "
+           f"{vocab}; expected Linear({info['emb_dim'] or head['in']}, {want}): one output per class "
            f"(num_classes={want}). Set model.out_head = torch.nn.Linear(in_features=emb_dim, "
            f"out_features=num_classes) after loading the pretrained weights (section {SECTION}).")
 

@@ -6,7 +6,8 @@ synthetic SMS spam set for a few epochs, on the grader's device, with AdamW and 
 not shuffle; the book's calc_loss_batch, calc_loss_loader, calc_accuracy_loader and evaluate_model
 stand in for yours while it runs, so the loop is graded on its own (those have their own checks).
 The reference trains an identical copy on the same data in the same order. Checks:
-the training loss falls; the five results (train/val losses every eval_freq steps, train/val
+the training loss falls; the training steps run in training mode (the model is handed over in
+eval mode: the loop calls model.train()); the five results (train/val losses every eval_freq steps, train/val
 accuracies after each epoch, examples seen) equal the reference's; the weights end where the
 reference's do.
 
@@ -23,9 +24,9 @@ from grader.checks import expect, expect_close
 from reference.assets import gpt2_encoding
 from reference.ch06 import make_synthetic_spam, train_classifier_simple
 from student_tests.a5.classification.common import (
-    PROBES,
     classifier_payload,
     reference_classifier,
+    run_on_classifier,
     signature_problem,
 )
 
@@ -56,9 +57,9 @@ def runs(nb):
     cfg, ids, labels = _spam_tensors()
     model = reference_classifier(cfg, seed=5)
     data = {"train_inputs": ids[:32], "train_targets": labels[:32], "val_inputs": ids[32:], "val_targets": labels[32:]}
-    theirs = nb.run(f"{PROBES}.train_classifier", {**classifier_payload(model, cfg, num_classes=2, device=nb.device),
-                                                   **data, **SETTINGS},
-                    what=f"training with {component.display}", timeout=120)
+    theirs = run_on_classifier(nb, "train_classifier", {**classifier_payload(model, cfg, num_classes=2, device=nb.device),
+                                                        **data, **SETTINGS},
+                               what=f"training with {component.display}", section=SECTION, timeout=120)
     loader = lambda x, y: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
                                                       batch_size=SETTINGS["batch_size"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=SETTINGS["lr"], weight_decay=SETTINGS["weight_decay"])
@@ -115,3 +116,13 @@ def test_weights_end_where_the_reference_s_do(nb, runs):
     expect_close(theirs["head_weight"], head, atol=1e-4, rtol=1e-3,
                  what=f"{nb.require(NAME).display}: out_head.weight after training",
                  hint=f"One optimizer step per batch, for num_epochs epochs. See section {SECTION}")
+
+
+def test_trains_in_training_mode(nb, runs):
+    """Every training step's forward pass runs in training mode (model.train()), the model handed over in eval mode."""
+    modes = runs[0]["modes"]
+    expect(modes["grad_calls"] > 0 and modes["grad_calls_in_eval_mode"] == 0,
+           f"{nb.require(NAME).display}, handed a model in eval mode, ran {modes['grad_calls_in_eval_mode']} of its "
+           f"{modes['grad_calls']} training forward passes (those with gradients) in eval mode, where dropout does "
+           f"not act. Call model.train() at the start of every epoch: evaluating switches the model to eval mode "
+           f"(section {SECTION}).")

@@ -4,7 +4,8 @@ Each text gets one <|endoftext|> appended and is padded to the longest; inputs d
 token, targets are shifted by one, and every padding target after the first <|endoftext|>
 becomes ignore_index. Checks the signature, the book's example, the reference on drawn batches
 and pad/ignore values, the shift and the kept end-of-text target as properties,
-allowed_max_length cutting inputs and targets alike, and the device and dtype of the result.
+allowed_max_length cutting inputs and targets alike, the device and dtype of the result, and a
+second call on the same token lists (a DataLoader's next epoch) giving the same batch.
 
 Run: pytest student_tests/a5/instruction --submission assignments/a5/<you>/
 """
@@ -61,6 +62,14 @@ def _hint(batch, inputs, targets, ignore_index=-100, pad_token_id=PAD) -> str:
     if lost:
         return (f" Row {lost[0]}'s first <|endoftext|> target ({pad_token_id}) became {ignore_index}: keep the first "
                 f"padding target so the model learns to end its response; only the ones after it are ignored.")
+    if ignore_index != -100 and any(-100 in row for row in targets):
+        return (f" Your targets hold -100 although ignore_index={ignore_index} was passed: mask with the "
+                f"ignore_index argument.")
+    longest = max(range(len(batch)), key=lambda i: len(batch[i]))
+    if len(targets) == len(batch) and len(targets[longest]) == len(batch[longest]) - 1:
+        return (f" Your batch is {len(batch[longest]) - 1} wide, one less than the longest text: append one "
+                f"<|endoftext|> ({pad_token_id}) to every text before padding (item.copy() + [pad_token_id]), so "
+                f"the longest text also ends with an <|endoftext|> target and the model learns to stop after it.")
     return ""
 
 
@@ -74,8 +83,21 @@ def _expect_reference(component, batch, inputs, targets, **kwargs):
                                         f"See section {SECTION}.")
 
 
+def _degenerate_batch(batch, inputs, targets) -> str | None:
+    """Why (inputs, targets) cannot come from a working collate function on `batch`, or None."""
+    starts = [(row[:len(item)], list(item)[:len(row)]) for row, item in zip(inputs, batch)]
+    if len(inputs) != len(batch) or not all(row and row == item for row, item in starts):
+        return f"its inputs {inputs} do not start with the batch's token ids"
+    if targets == inputs:
+        return "its targets are its inputs, unchanged"
+    if len({t for row in targets for t in row}) <= 1:
+        return f"its targets {targets} are one constant"
+    return None
+
+
 def test_exists_with_the_book_signature(nb):
-    """custom_collate_fn(batch, pad_token_id=50256, ignore_index=-100, allowed_max_length=None, device="cpu") exists."""
+    """custom_collate_fn(batch, pad_token_id=50256, ignore_index=-100, allowed_max_length=None, device="cpu") exists
+    and turns a batch into (inputs, targets) that hold its tokens."""
     component = nb.require(NAME)
     defaults = {"pad_token_id": 50256, "ignore_index": -100, "allowed_max_length": None, "device": "cpu"}
     wrong = {k: component.defaults.get(k, "no default") for k, v in defaults.items()
@@ -84,6 +106,10 @@ def test_exists_with_the_book_signature(nb):
            f"{component.display} should be the function `{SIGNATURE}`; found a {component.kind} taking "
            f"({', '.join(component.params)})" + (f" with defaults {wrong}" if wrong else "")
            + f". The checks pass arguments by these names. See section {SECTION}.")
+    _, inputs, targets, _ = _collate(nb, BOOK_BATCH)
+    problem = _degenerate_batch(BOOK_BATCH, inputs, targets)
+    expect(problem is None, f"{_call(component, BOOK_BATCH)} cannot be a working collate function: {problem}. "
+                            f"See section {SECTION}.")
 
 
 def test_pads_and_masks_the_books_example(nb):
@@ -144,9 +170,36 @@ def test_allowed_max_length_truncates_inputs_and_targets_alike(nb, batch, limit)
 
 
 def test_returns_token_tensors_on_the_requested_device(nb):
-    """With device=..., inputs and targets are integer (torch.long) tensors on that device."""
-    component, _, _, result = _collate(nb, BOOK_BATCH, device=nb.device)
+    """With device=..., the book's batch comes back as integer (torch.long) tensors on that device."""
+    component, inputs, targets, result = _collate(nb, BOOK_BATCH, device=nb.device)
     expect(result["devices"] == [nb.device, nb.device] and result["dtypes"] == ["torch.int64", "torch.int64"],
            f"{_call(component, BOOK_BATCH, device=nb.device)} returned inputs and targets on {result['devices']} with "
            f"dtypes {result['dtypes']}; expected both on {nb.device!r} as torch.int64 (move them with .to(device); "
            f"embeddings and cross-entropy need integer ids). See section {SECTION}.")
+    expect(inputs == BOOK_INPUTS and targets == BOOK_TARGETS,
+           f"{_call(component, BOOK_BATCH, device=nb.device)} gave inputs {inputs} and targets {targets}; expected the "
+           f"book's inputs {BOOK_INPUTS} and targets {BOOK_TARGETS} on that device. See section {SECTION}.")
+
+
+def _changed_items(before, after) -> str:
+    """Which batch items a call changed and how to avoid it, for the message; '' when none changed."""
+    changed = [f"row {i} was {b} and is now {a}" for i, (b, a) in enumerate(zip(before, after)) if a != b]
+    return ("changed the token lists it was given (" + ", ".join(changed) + "). A DataLoader hands it the "
+            "dataset's own lists every epoch, so copy each item (item.copy() or list(item)) before appending "
+            "<|endoftext|>") if changed else ""
+
+
+def test_gives_the_same_batch_when_called_again(nb):
+    """Called twice on the same token lists (as a DataLoader does every epoch), it gives the reference's batch both
+    times: it leaves the lists it is given as they were."""
+    component = nb.require(NAME)
+    result = nb.run("a5_instruction.collate_twice", {"batch": BOOK_BATCH},
+                    what=f"calling {component.display} twice on the same lists")
+    changed = _changed_items(BOOK_BATCH, result["items_after"])
+    for number, call in zip(("first", "second"), result["calls"]):
+        inputs, targets = call["inputs"].tolist(), call["targets"].tolist()
+        expect(inputs == BOOK_INPUTS and targets == BOOK_TARGETS,
+               f"the {number} call of {_call(component, BOOK_BATCH)} on the same lists gave inputs {inputs} and "
+               f"targets {targets}; the reference gives inputs {BOOK_INPUTS} and targets {BOOK_TARGETS} every time"
+               + (f": your function {changed}" if changed else "") + f". See section {SECTION}.")
+    expect(not changed, f"{_call(component, BOOK_BATCH)} {changed}. See section {SECTION}.")

@@ -50,11 +50,15 @@ def _expect_prompt(component, prompt, entry, what):
 
 
 def test_exists_with_the_book_signature(nb):
-    """format_input(entry) exists."""
+    """format_input(entry) exists and its prompt shows the entry's instruction and input."""
     component = nb.require(NAME)
     expect(component.kind == "function" and "entry" in component.params,
            f"{component.display} should be the function `format_input(entry)`; found a {component.kind} taking "
            f"({', '.join(component.params)}). The checks pass the entry as `entry=`. See section {SECTION}.")
+    _, prompt = _formatted(nb, ENTRY_50)
+    expect(ENTRY_50["instruction"] in prompt and ENTRY_50["input"] in prompt,
+           f"{component.display}(data[50]) gave {shown(prompt, 400)}; the prompt should show the entry's instruction "
+           f"{ENTRY_50['instruction']!r} and input {ENTRY_50['input']!r}. See section {SECTION}.")
 
 
 def test_formats_entry_50_like_the_book(nb):

@@ -48,9 +48,13 @@ def low_rank_update(layer: LoRALayer, x: torch.Tensor) -> torch.Tensor:
 
 
 def readings(update: torch.Tensor, *, base: torch.Tensor, rank: int, alpha) -> dict[str, torch.Tensor]:
-    """The expected output under each accepted scaling, and the mistake rank / alpha."""
+    """The expected output under each accepted scaling, and the mistakes MISTAKES names."""
     return {"alpha": base + alpha * update, "alpha/rank": base + alpha / rank * update,
-            "rank/alpha": base + rank / alpha * update}
+            "rank/alpha": base + rank / alpha * update, "unscaled": base + update}
+
+
+MISTAKES = {"rank/alpha": "rank / alpha * x @ A @ B: the fraction is upside down",
+            "unscaled": "x @ A @ B without any scaling: multiply by alpha (or alpha / rank)"}
 
 
 def reference_classifier(cfg: dict, *, num_classes: int = 2, seed: int = 0) -> GPTModel:

@@ -2,7 +2,8 @@
 
 Your LinearWithLoRA(linear, rank, alpha) wraps an nn.Linear the grader builds (drawn sizes, with
 and without bias). Checks the signature; that the wrapper holds the given layer and, as built,
-gives exactly its outputs (B starts at zero); that the LoRA parameters are trainable; and, on the
+gives exactly its outputs (B starts at zero); that the LoRA parameters are trainable (a gradient
+reaches them through the output); and, on the
 reference's weights (B drawn at random), linear(x) + scale * (x @ A @ B) with scale alpha or
 alpha / rank (both accepted; rank > 1 and alpha != rank so they differ).
 
@@ -19,6 +20,7 @@ from grader.compare import compare_tensors
 from grader.notebook import linear_spec
 from reference.appendix_e import LinearWithLoRA
 from student_tests.a5.lora.common import (
+    MISTAKES,
     PROBES,
     READINGS,
     SECTION,
@@ -70,13 +72,15 @@ def test_starts_equal_to_the_wrapped_linear_layer(nb, sizes, bias, seed):
 
 
 def test_lora_parameters_are_trainable(nb):
-    """The wrapper's LoRA parameters (A and B) have requires_grad=True."""
+    """The wrapper's LoRA parameters (A and B) have requires_grad=True, and a gradient reaches them through its output."""
     result = _run(nb, _payload(7, 5, 3, 8, bias=True, seed=0)[0])
     lora = [p for p in result["parameters"] if tuple(p["shape"]) in {(7, 3), (3, 7), (3, 5), (5, 3)}]
-    expect(len(lora) >= 2 and all(p["requires_grad"] for p in lora),
-           f"{result['what']}: LoRA parameters {[(p['name'], p['shape'], p['requires_grad']) for p in lora]}; expected "
-           f"A (7 x 3) and B (3 x 5) with requires_grad=True (nn.Parameter), so that training updates them. "
-           f"See appendix {SECTION}.")
+    unreached = [p["name"] for p in lora if p["name"] not in result["reached"]]
+    expect(len(lora) >= 2 and all(p["requires_grad"] for p in lora) and not unreached,
+           f"{result['what']}: LoRA parameters {[(p['name'], p['shape'], p['requires_grad']) for p in lora]}, of which "
+           f"{unreached or 'none'} get no gradient from the output once A and B hold random values; expected A (7 x 3) "
+           f"and B (3 x 5) with requires_grad=True (nn.Parameter) that shape the output (linear(x) + lora(x)), so "
+           f"that training updates them. See appendix {SECTION}.")
 
 
 @settings(max_examples=5)
@@ -95,7 +99,7 @@ def test_adds_the_scaled_low_rank_update(nb, sizes, bias, seed):
     what = (f"{nb.require(NAME).display}(nn.Linear({payload['in_dim']}, {payload['out_dim']}, bias={bias}), "
             f"rank={rank}, alpha={alpha})")
     found = next((n for n, expected in candidates.items() if compare_tensors(output, expected).ok), None)
-    hint = " It adds rank / alpha * x @ A @ B: the fraction is upside down." if found == "rank/alpha" else ""
+    hint = f" It adds {MISTAKES[found]}." if found in MISTAKES else ""
     expect(found in READINGS,
            f"{what} on the reference's weights (seed {seed}): "
            f"{compare_tensors(output, candidates['alpha/rank']).describe('output')} for the alpha / rank "

@@ -1,10 +1,10 @@
 """LoRALayer (appendix E.4): a low-rank update scale * (x @ A @ B), with B starting at zero.
 
-Checks the signature LoRALayer(in_dim, out_dim, rank, alpha); A (in_dim x rank) and B (rank x
-out_dim) as built: B all zeros, so a wrapped layer starts out as the pretrained one, and A random,
-not zero; on the reference's A and B (B drawn at random), the output is the low-rank update scaled
-by alpha (the printed book) or alpha / rank (the book's repository), both accepted, with rank > 1
-and alpha != rank so the readings differ; and, on any weights, that the layer is a linear map of
+Checks the signature LoRALayer(in_dim, out_dim, rank, alpha); as built, the output is zero (B all
+zeros, so a wrapped layer starts out as the pretrained one) but not once the weights are random, and
+a gradient reaches the weights (A random, not zero); on the reference's A and B (B drawn at random),
+the output is the low-rank update scaled by alpha (the printed book) or alpha / rank (the book's
+repository), both accepted, with rank > 1 and alpha != rank so the readings differ; and, on any weights, that the layer is a linear map of
 rank at most `rank` with outputs of shape (..., out_dim).
 
 Run: pytest student_tests/a5/lora --submission assignments/a5/<you>/
@@ -15,9 +15,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.checks import expect
+from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 from student_tests.a5.lora.common import (
+    MISTAKES,
     PROBES,
     READINGS,
     SECTION,
@@ -43,17 +44,13 @@ def _built(nb, init=INIT, x=None) -> dict:
                   what=f"building {nb.require(NAME).display} with ({_args(init)})")
 
 
-def _by_shape(built: dict, *shapes) -> list[torch.Tensor]:
-    return [built["tensors"][p["name"]] for p in built["parameters"] if tuple(p["shape"]) in shapes]
-
-
 def _reading(nb, in_dim, out_dim, rank, alpha, seed) -> tuple[str | None, str]:
     """Which scaling the student's output on the reference's A and B matches, and a description of the run."""
     reference = random_lora(in_dim, out_dim, rank, alpha, seed=seed)
     x = torch.rand(3, in_dim, generator=torch.Generator().manual_seed(seed))
     init = {"in_dim": in_dim, "out_dim": out_dim, "rank": rank, "alpha": alpha}
-    output = nb.forward(NAME, init=init, reference=reference, inputs=[x])
     candidates = readings(low_rank_update(reference, x), base=torch.zeros(3, out_dim), rank=rank, alpha=alpha)
+    output = nb.forward(NAME, init=init, reference=reference, inputs=[x], expected=[candidates[r] for r in READINGS])
     found = next((name for name, expected in candidates.items() if compare_tensors(output, expected).ok), None)
     return found, f"{nb.require(NAME).display} with ({_args(init)})"
 
@@ -66,7 +63,7 @@ def test_exists_with_the_book_signature(nb):
 
 
 def test_starts_with_a_zero_update(nb):
-    """As built, the layer outputs zeros (B starts at zero), so the wrapped model starts as the pretrained one."""
+    """As built, the layer outputs zeros (B starts at zero), but not once its weights are non-zero."""
     built = _built(nb)
     output = built["output"]
     shapes = ", ".join(f"{p['name']} {tuple(p['shape'])}" for p in built["parameters"])
@@ -75,18 +72,26 @@ def test_starts_with_a_zero_update(nb):
            f"for random inputs; expected all zeros. B (rank x out_dim) starts at zero (torch.zeros), so that "
            f"adding the layer leaves the pretrained model's outputs unchanged at the start of training. "
            f"Your parameters: {shapes}. See appendix {SECTION}.")
+    x = torch.rand(4, INIT["in_dim"], generator=torch.Generator().manual_seed(1))
+    [later] = nb.run(f"{PROBES}.lora_layer_randomized", {"init": INIT, "xs": [x], "fill_seed": 1},
+                     what=f"running {nb.require(NAME).display} with random weights")["outputs"]
+    expect_working(later, what=f"{nb.require(NAME).display} built with ({_args(INIT)}), its parameters ({shapes}) then "
+                               f"filled with random values: it should return scale * (x @ A @ B), zero only while B "
+                               f"is zero. See appendix {SECTION}")
 
 
 def test_a_starts_random_not_zero(nb):
-    """A (in_dim x rank) starts random, not zero (with A and B both zero, no gradient would ever reach them)."""
-    built = _built(nb)
-    a = _by_shape(built, (INIT["in_dim"], INIT["rank"]), (INIT["rank"], INIT["in_dim"]))
-    expect(bool(a) and all(torch.count_nonzero(t) > 0 for t in a),
-           f"{nb.require(NAME).display} built with ({_args(INIT)}) has "
-           + ("no parameter of shape (in_dim, rank) = (7, 3)" if not a else "A all zeros")
-           + f"; the book initialises A like nn.Linear's weights (nn.init.kaiming_uniform_(A, a=math.sqrt(5))) "
-             f"and only B with zeros. Parameters: {[(p['name'], p['shape']) for p in built['parameters']]}. "
-             f"See appendix {SECTION}.")
+    """At the start a gradient reaches the LoRA weights: A starts random, so B's gradient (x @ A)^T ... is not zero."""
+    x = torch.rand(4, INIT["in_dim"], generator=torch.Generator().manual_seed(1))
+    built = _built(nb, x=x)
+    unused = nb.unused_parameters(NAME, init=INIT, inputs=[x])
+    names = [p["name"] for p in built["parameters"]]
+    expect(bool(names) and len(unused) < len(names),
+           f"{nb.require(NAME).display} built with ({_args(INIT)}): no gradient reaches any of its parameters "
+           f"{[(p['name'], p['shape']) for p in built['parameters']]} at the start, so training can never move them. "
+           f"With B zero, B's gradient is (x @ A)^T times the output's: it is zero only when A is zero too (or the "
+           f"output does not come from A and B). The book initialises A like nn.Linear's weights "
+           f"(nn.init.kaiming_uniform_(A, a=math.sqrt(5))) and only B with zeros. See appendix {SECTION}.")
 
 
 @settings(max_examples=5)
@@ -94,7 +99,7 @@ def test_a_starts_random_not_zero(nb):
 def test_scales_the_update_by_alpha_or_alpha_over_rank(nb, sizes, seed):
     """On the reference's A and B the output is alpha * x @ A @ B (printed book) or alpha / rank * x @ A @ B (repository)."""
     found, what = _reading(nb, *sizes, seed)
-    hint = (" It is rank / alpha * x @ A @ B: the fraction is upside down." if found == "rank/alpha" else
+    hint = (f" It is {MISTAKES[found]}." if found in MISTAKES else
             " Compute x @ A @ B and multiply by alpha (or alpha / rank).")
     expect(found in READINGS, f"{what}, on the reference's A and B (seed {seed}), matches neither "
                               f"alpha * (x @ A @ B) nor alpha / rank * (x @ A @ B).{hint} See appendix {SECTION}.")
@@ -118,6 +123,7 @@ def test_is_a_linear_map_of_rank_at_most_rank(nb, sizes, batch, seed):
     fx, fy, fsum = nb.run(f"{PROBES}.lora_layer_randomized", {"init": init, "xs": [x, y, x + 2 * y], "fill_seed": seed},
                           what=f"running {nb.require(NAME).display} with ({_args(init)}) and random weights")["outputs"]
     display = f"{nb.require(NAME).display} with ({_args(init)}) and random weights (seed {seed})"
+    expect_working(fx, what=display, inputs=x)
     expect(tuple(fx.shape) == (batch, in_dim + 2, out_dim),
            f"{display} gave shape {tuple(fx.shape)} for inputs of shape {tuple(x.shape)}; expected "
            f"{(batch, in_dim + 2, out_dim)}. See appendix {SECTION}.")

@@ -48,7 +48,8 @@ def test_lora_parameters_are_trainable(notebook_model):
 def test_pretrained_weights_are_frozen(notebook_model):
     """Every pretrained weight of the notebook's model is frozen (a trainable classification head is tolerated)."""
     info = _model(notebook_model)
-    others = [n for n in info["base_trainable"] if not n.startswith(HEAD_NAMES)]
+    head = (f"{info['head']}.",) if info.get("head") else ()
+    others = [n for n in info["base_trainable"] if not n.startswith(HEAD_NAMES + head)]
     expect(not others,
            f"the notebook's `{info['used_name']}` trains {info['base_trainable_count']:,} pretrained parameters "
            f"besides LoRA, e.g. {others[:6]}: with LoRA only A and B train. Set requires_grad=False on every "

@@ -81,8 +81,11 @@ def test_wraps_every_linear_layer_of_a_gpt_model(nb):
 
 
 def test_wrapped_gpt_model_starts_with_its_original_outputs(nb):
-    """Right after wrapping, the GPT model's logits are unchanged (every LoRA update starts at zero)."""
+    """Right after wrapping its Linear layers, the GPT model's logits are unchanged (every LoRA update starts at zero)."""
     result = _replace(nb, _gpt_payload(seed=1))
+    wrapped = sum(item["wrapped"] for item in result["linears"])
+    expect(wrapped > 0, f"{nb.require(NAME).display} wrapped none of a tiny GPTModel's {len(result['linears'])} Linear "
+                        f"layers, so there is nothing whose start to check. See appendix {SECTION}.")
     same = compare_tensors(result["after"], result["before"])
     expect(same.ok, f"{nb.require(NAME).display} changed a tiny GPTModel's outputs: its logits after wrapping differ "
                     f"from those before by up to {same.max_abs:.3g}. Nothing may change until training, because "
