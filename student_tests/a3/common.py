@@ -4,10 +4,12 @@ the training-mode dropout comparison."""
 import copy
 from collections import Counter
 
+import pytest
 import torch
 from hypothesis import strategies as st
 from torch import nn
 
+from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 
 # The checks' fixed tiny model (vocab ~100, context 16, emb 32, 2 layers, 4 heads).
@@ -164,3 +166,27 @@ def dropout_problem(actual, calls, variants: dict, *, labels: list[str], rate: f
                 f"x + shortcut or on a sub-layer's input rather than on the sub-layer's output before the "
                 f"shortcut addition. The book's places: {places}")
     return f"dropout acted {len(calls)} time(s), on tensors of shapes {mine}; the book's acts on: {places}"
+
+
+def check_dropout_places(nb, name: str, *, cfg: dict, reference: nn.Module, inputs: torch.Tensor,
+                         labels: list[str], described: str, compare_check: str, sections: str) -> None:
+    """The student's module on the book's weights (bound in eval mode), in training mode under the book's seed:
+    its dropout calls and output equal the book's (or its early notebook's). Informational when the module
+    already differs in eval mode, or drops out by hand where the grader cannot see it."""
+    nb.forward(name, init={"cfg": cfg}, reference=reference, inputs=[inputs])  # may tie the reference's head
+    display, state = nb.require(name).display, nb.bound_state(name)
+    if state is None:
+        pytest.skip(f"informational: {display} differs from the book's in eval mode already (see the check "
+                    f"{compare_check}), so its dropout cannot be compared")
+    actual, calls = nb.forward_with(name, init={"cfg": cfg}, state_dict=state, inputs=[inputs], seed=DROPOUT_SEED,
+                                    eval=False, trace_dropout=True)
+    expect_working(actual, what=f"{display} in training mode", inputs=inputs)
+    with torch.no_grad():
+        if untraced_dropout(actual, calls, reference(inputs)):
+            pytest.skip(f"informational: {display} uses no nn.Dropout / F.dropout, so where it drops out is not seen")
+    rate = cfg["drop_rate"]
+    variants = {"the book's": reference_dropout(reference, [inputs]),
+                "the book's early notebook": reference_dropout(with_feed_forward_dropout(reference, rate), [inputs])}
+    problem = dropout_problem(actual, calls, variants, labels=labels, rate=rate)
+    expect(problem is None, f"{display} in training mode (drop_rate={rate:g}, {described}): {problem}. "
+                            f"See sections {sections}.")

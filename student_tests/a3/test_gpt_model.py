@@ -17,18 +17,14 @@ from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 from reference.ch04 import GPT_CONFIG_124M, GPTModel
 from student_tests.a3.common import (
-    DROPOUT_SEED,
     TINY_CFG,
+    check_dropout_places,
     config_text,
     dropout_labels,
-    dropout_problem,
     fix_parts_first,
     gpt_configs,
     parameter_difference,
-    reference_dropout,
     token_batches,
-    untraced_dropout,
-    with_feed_forward_dropout,
     with_random_norms,
 )
 
@@ -159,22 +155,9 @@ def test_dropout_acts_where_the_book_puts_it(nb):
     torch.manual_seed(12)
     reference = with_random_norms(GPTModel(cfg)).eval()
     ids = torch.arange(12).reshape(2, 6) * 7 % cfg["vocab_size"]
-    nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[ids])  # may tie the reference's head
-    display, state = nb.require(NAME).display, nb.bound_state(NAME)
-    if state is None:
-        pytest.skip(f"informational: {display} differs from the book's in eval mode already (see the check "
-                    f"test_logits_match_the_reference_on_the_same_weights), so its dropout cannot be compared")
-    actual, calls = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=state, inputs=[ids], seed=DROPOUT_SEED,
-                                    eval=False, trace_dropout=True)
-    expect_working(actual, what=f"{display} in training mode")
-    with torch.no_grad():
-        if untraced_dropout(actual, calls, reference(ids)):
-            pytest.skip(f"informational: {display} uses no nn.Dropout / F.dropout, so where it drops out is not seen")
-    variants = {"the book's": reference_dropout(reference, [ids]),
-                "the book's early notebook": reference_dropout(with_feed_forward_dropout(reference, 0.5), [ids])}
-    problem = dropout_problem(actual, calls, variants, labels=dropout_labels(cfg["n_layers"]), rate=0.5)
-    expect(problem is None, f"{display} in training mode (drop_rate=0.5, ids {tuple(ids.shape)}, "
-                            f"{cfg['n_layers']} blocks of 4 heads): {problem}. See sections 4.5 and 4.6.")
+    check_dropout_places(nb, NAME, cfg=cfg, reference=reference, inputs=ids, labels=dropout_labels(cfg["n_layers"]),
+                         described=f"ids {tuple(ids.shape)}, {cfg['n_layers']} blocks of {cfg['n_heads']} heads",
+                         compare_check="test_logits_match_the_reference_on_the_same_weights", sections="4.5 and 4.6")
 
 
 def test_seeded_model_continues_hello_i_am_like_the_book(nb):

@@ -18,17 +18,13 @@ from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 from reference.ch04 import TransformerBlock
 from student_tests.a3.common import (
-    DROPOUT_SEED,
     TINY_CFG,
+    check_dropout_places,
     config_text,
     dropout_labels,
-    dropout_problem,
     fix_parts_first,
     gpt_configs,
     parameter_difference,
-    reference_dropout,
-    untraced_dropout,
-    with_feed_forward_dropout,
     with_random_norms,
 )
 
@@ -115,19 +111,6 @@ def test_dropout_acts_where_the_book_puts_it(nb):
     torch.manual_seed(11)
     reference = with_random_norms(TransformerBlock(cfg)).eval()
     x = torch.randn(2, 6, cfg["emb_dim"])
-    nb.forward(NAME, init={"cfg": cfg}, reference=reference, inputs=[x])
-    display, state = nb.require(NAME).display, nb.bound_state(NAME)
-    if state is None:
-        pytest.skip(f"informational: {display} differs from the book's in eval mode already (see the check "
-                    f"test_matches_the_reference_on_the_same_weights), so its dropout cannot be compared")
-    actual, calls = nb.forward_with(NAME, init={"cfg": cfg}, state_dict=state, inputs=[x], seed=DROPOUT_SEED,
-                                    eval=False, trace_dropout=True)
-    expect_working(actual, what=f"{display} in training mode", inputs=x)
-    with torch.no_grad():
-        if untraced_dropout(actual, calls, reference(x)):
-            pytest.skip(f"informational: {display} uses no nn.Dropout / F.dropout, so where it drops out is not seen")
-    variants = {"the book's": reference_dropout(reference, [x]),
-                "the book's early notebook": reference_dropout(with_feed_forward_dropout(reference, 0.5), [x])}
-    problem = dropout_problem(actual, calls, variants, labels=dropout_labels(), rate=0.5)
-    expect(problem is None, f"{display} in training mode (drop_rate=0.5, input {tuple(x.shape)}, 4 heads): "
-                            f"{problem}. See sections 3.5.2 and 4.5.")
+    check_dropout_places(nb, NAME, cfg=cfg, reference=reference, inputs=x, labels=dropout_labels(),
+                         described=f"input {tuple(x.shape)}, {cfg['n_heads']} heads",
+                         compare_check="test_matches_the_reference_on_the_same_weights", sections="3.5.2 and 4.5")
