@@ -4,7 +4,10 @@
 
 Prints one row per assignment: reports, checks, checks held for review, checks skipped because the
 book's weights could not be loaded into the student's module (the old, silent kind: schema 1 reports
-skipped these and counted them as nothing), and how the components were bound (report schema 2).
+skipped these and counted them as nothing), and how the components were bound (report schema 2): "found"
+(looked up, no weights to bind), "names"/"roles" (one binding), "searched" (several tried), "none" (no
+binding: its comparisons are held for review); "no candidate matched" counts bound components whose output
+differed from the reference's (a bug: the comparison failed).
 """
 
 import argparse
@@ -38,8 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path, help="a folder of reports (grade --out)")
     rows = summarise(parser.parse_args().root)
-    columns = ["reports", "checks", "unbound skipped", "unbound review", "review", "bound by names",
-               "bound by roles", "bound by searched", "bound by none", "bound, no candidate matched"]
+    columns = ["reports", "checks", "unbound skipped", "unbound review", "review", "bound by found",
+               "bound by names", "bound by roles", "bound by searched", "bound by none", "bound, no candidate matched"]
     print("| assignment | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     total = Counter()

@@ -123,8 +123,7 @@ class Notebook:
                 component = Component(name, data["used_name"], data["kind"], tuple(data["params"]), data["defaults"],
                                       origin.get("found", "the book's name"), origin.get("module", "__main__"))
                 self._components[name] = component
-                self.bindings.setdefault(name, BindingRecord(name, component.used_name, component.found,
-                                                             component.module, "found"))
+                self.record_found(name, component.used_name, component.found, component.module)
             except _Missing:
                 self._components[name] = None
         return self._components[name]
@@ -140,6 +139,11 @@ class Notebook:
         if component is None:
             pytest.fail(ComponentMissing(component=name, mapped=None).message, pytrace=False)
         return component
+
+    def record_found(self, book_name: str, used_name: str, how: str, module: str = "__main__") -> None:
+        """Say in the report's bindings how a component without weights was found (e.g. by its behaviour or a
+        name pattern), unless a record of it exists already."""
+        self.bindings.setdefault(book_name, BindingRecord(book_name, used_name, how, module, "found"))
 
     def optional(self, name: str, why: str = "the assignment does not require it") -> Component:
         """A component the contract does not name: the check is informational (skipped) when it is absent."""

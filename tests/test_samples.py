@@ -56,6 +56,7 @@ def _by_status(report: dict, *statuses: str) -> list[dict]:
 def test_sample_gets_its_verdict(graded, sample):
     report = graded(sample["path"])
     assert not report["problems"], report["problems"]
+    assert report["bindings"], "every report records how the components were found and bound"
     failed = _by_status(report, "fail", "error")
     if sample["verdict"] == "correct":
         assert failed == [], [(c["id"], c["message"]) for c in failed]

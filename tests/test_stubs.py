@@ -75,3 +75,17 @@ def test_stubbed_components_earn_no_correctness_points(stubbed_reports, suite, r
     assert earning == [], earning
     ran = [c for c in report["checks"] if c["component"] in stubs and c["status"] in ("fail", "error")]
     assert {c["component"] for c in ran} == set(stubs), "every stubbed component fails at least one check"
+
+
+SUITE_RUBRICS = {"a1": ("a1", None), "a2": ("a2", None), "a3": ("a3", None), "a4": ("a4", None),
+                 "a5_classification": ("a5", "classification"), "a5_instruction": ("a5", "instruction"),
+                 "a5_lora": ("a5", "lora")}
+
+
+@pytest.mark.parametrize("suite", sorted(SUITE_RUBRICS))
+def test_every_component_of_the_rubric_has_a_stub(suite):
+    from grader.rubric import load_rubric
+
+    assert suite in SUITES, f"tests/stubs/{suite}.py is missing"
+    stubs = importlib.import_module(f"tests.stubs.{suite}").STUBS
+    assert set(load_rubric(*SUITE_RUBRICS[suite]).components) <= set(stubs)

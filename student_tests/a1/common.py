@@ -19,7 +19,6 @@ import pytest
 from hypothesis import strategies as st
 
 from grader.notebook import GPT2_TOKENIZER
-from grader.report import BindingRecord
 from reference.assets import gpt2_encoding, read_text
 from reference.ch02 import ENDOFTEXT, UNK, build_vocab, split_text
 
@@ -171,25 +170,11 @@ class Found:
         return f"`{self.book_name}` (your `{self.used_name}`, found by {self.why})"
 
 
-def record_found(nb, book_name, used_name, why, *, method="none", module="__main__"):
-    """Say in the report's bindings how a component was found ("found by <why>"); a1's components have no
-    weights to bind (method "none")."""
-    if book_name not in nb.bindings:
-        nb.bindings[book_name] = BindingRecord(book_name, used_name, why, module, method)
-
-
-def required(nb, name):
-    """nb.require(name), recorded in the report's bindings (how the component was found; it has no weights)."""
-    component = nb.require(name)
-    record_found(nb, name, component.used_name, component.found, module=component.module)
-    return component
-
-
 @functools.lru_cache(maxsize=16)
 def _find_exercise(nb, name):
     data = nb.run("a1.find_exercise", {"name": name}, what=f"looking for exercise `{name}`")
     if data["used_name"] is not None:
-        record_found(nb, name, data["used_name"], data["why"])
+        nb.record_found(name, data["used_name"], data["why"])
     return data
 
 
@@ -209,7 +194,7 @@ def tokenizer_results(nb, name, *, init, texts=(), ids=(), round_trip_texts=(), 
     """The component, and per item {"ids": [...]} / {"text": "..."} / {"error": name, "message": ...}.
 
     `found` (an exercise the search found) is used instead of the contract name `name`."""
-    component = found or required(nb, name)
+    component = found or nb.require(name)
     payload = {"name": name, "used_name": found and found.used_name, "init": init, "texts": list(texts),
                "ids": [list(i) for i in ids], "round_trip_texts": list(round_trip_texts),
                "round_trip_ids": [list(i) for i in round_trip_ids]}
@@ -256,7 +241,7 @@ def expect_windows(pairs, *, ids, max_length, component, what):
 def dataset_result(nb, *, txt, max_length, stride, indices=None):
     """len and items (as [inputs, targets] tensors) of the student's GPTDatasetV1 on GPT-2's tokenizer, or
     {"error": ...} when building it raised."""
-    component = required(nb, "GPTDatasetV1")
+    component = nb.require("GPTDatasetV1")
     init = {"txt": txt, "tokenizer": GPT2_TOKENIZER, "max_length": max_length, "stride": stride}
     data = nb.run("a1.dataset", {"name": "GPTDatasetV1", "init": init, "indices": indices},
                   what=f"building {component.display}(txt, tokenizer, max_length={max_length}, stride={stride})")
@@ -281,7 +266,7 @@ def loader_result(nb, *, seed=0, max_batches=256, epochs=1, **kwargs):
     of each of `epochs` passes over it), or {"error": ...}.
 
     `data["dropped"]` names the keywords (drop_last, num_workers) left out because the function lacks them."""
-    component = required(nb, "create_dataloader_v1")
+    component = nb.require("create_dataloader_v1")
     shown_args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "txt")
     data = nb.run("a1.dataloader", {"name": "create_dataloader_v1", "kwargs": kwargs, "seed": seed,
                                     "max_batches": max_batches, "epochs": epochs},

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch02 import ENDOFTEXT
-from student_tests.a1.common import GPT2, record_found, shown
+from student_tests.a1.common import GPT2, shown
 
 pytestmark = pytest.mark.check(component="BPE tokenizer", section="2.5")
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terracesof someunknownPlace."
@@ -31,7 +31,7 @@ def _bpe(nb, *, texts=(), ids=()):
         pytest.skip("informational: no GPT-2 BPE tokenizer in the notebook's globals (an object whose encode gives "
                     f"GPT-2's ids for 'Hello, world!'; examined: {examined}), e.g. `tokenizer = "
                     "tiktoken.get_encoding(\"gpt2\")` (GRADER_NAMES maps another name)")
-    record_found(nb, "BPE tokenizer", data["used_name"], f"its behaviour (a {data['type']} that encodes like GPT-2)")
+    nb.record_found("BPE tokenizer", data["used_name"], f"its behaviour (a {data['type']} that encodes like GPT-2)")
     return f"`{data['used_name']}` ({data['type']})", data
 
 

@@ -21,7 +21,6 @@ from student_tests.a1.common import (
     VOCAB_EARLY,
     VOCAB_EARLY_V2,
     VOCAB_V2,
-    record_found,
 )
 
 pytestmark = pytest.mark.check(component="vocab", section="2.3")
@@ -62,7 +61,7 @@ def test_vocab_is_the_books(nb):
     named, found = _vocabularies(nb)
     matching = next(((where, got) for where, got in found if got in ACCEPTED), None)
     where, got = matching or found[0]
-    record_found(nb, "vocab", where, "the book's name" if named else "its type (a dict from the story's tokens to ids)")
+    nb.record_found("vocab", where, "the book's name" if named else "its type (a dict from the story's tokens to ids)")
     expected = min(ACCEPTED, key=lambda v: sum(got.get(k) != i for k, i in v.items()) + abs(len(v) - len(got)))
     expect(matching is not None, f"your vocabulary `{where}` has {len(got)} entries; the book's has {len(expected)} "
            f"(sorted distinct tokens of the-verdict.txt, then `<|endoftext|>`, `<|unk|>` appended). "
