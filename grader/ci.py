@@ -1,14 +1,16 @@
 """What GitHub Actions needs from the grader, kept out of the YAML so it can be tested.
 
-    python -m grader.ci changed --base <sha> [--head HEAD]   submission folders a pull request touches
-    python -m grader.ci summary reports/ [--pr-number N]     the comment / job-summary Markdown
+    python -I -m grader.ci changed --base <sha> [--head HEAD] [--repo DIR] [-z]   submission folders a pull request touches
+    python -I -m grader.ci summary reports/                                        the comment / job-summary Markdown
 
 The comment starts with MARKER so the commenting workflow updates its own comment
-instead of adding a new one on every push.
+instead of adding a new one on every push. Run it isolated (-I) and outside the pull
+request's checkout, so that nothing the pull request adds can be imported in its place.
 """
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -17,14 +19,18 @@ from grader.load import submission_label
 
 MARKER = "<!-- llm-autograder -->"
 ROOTS = ("assignments", "submissions")
-COMMENT_LIMIT = 60_000
+COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
+CUT_NOTE = "\n… (cut to fit a GitHub comment; the full reports are in the run's artifact)\n"
+FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+DETAILS_OPEN, DETAILS_CLOSE = re.compile(r"<details\b", re.IGNORECASE), re.compile(r"</details\s*>", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def changed_files(base: str, head: str = "HEAD", repo: Path = Path(".")) -> list[str]:
-    """Paths changed between the merge base of `base` and `head`, as git prints them."""
-    result = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", "--no-renames", f"{base}...{head}"],
-                            capture_output=True, text=True, check=True)
-    return [line for line in result.stdout.splitlines() if line.strip()]
+    """Paths changed between the merge base of `base` and `head`, verbatim (any characters, even newlines)."""
+    result = subprocess.run(["git", "-C", str(repo), "-c", "core.quotePath=false", "diff", "--name-only",
+                             "--no-renames", "-z", f"{base}...{head}"], capture_output=True, check=True)
+    return [path for path in result.stdout.decode("utf-8", "surrogateescape").split("\0") if path]
 
 
 def submission_folder(path: str) -> str | None:
@@ -36,9 +42,44 @@ def submission_folder(path: str) -> str | None:
 
 
 def changed_submissions(base: str, head: str = "HEAD", repo: Path = Path(".")) -> list[str]:
-    """The student folders a change touches that still exist at `head` (deleted ones are not graded)."""
-    folders = sorted({f for f in map(submission_folder, changed_files(base, head, repo)) if f})
-    return [f for f in folders if (repo / f).is_dir()]
+    """The student folders a change touches that still exist at `head` (deleted ones are not graded).
+
+    Skipped: a folder that is, or lies under, a symbolic link (it could point out of the checkout), and
+    one whose name holds control characters such as newlines (no student's; it could forge report lines)."""
+    folders = sorted({f for f in map(submission_folder, changed_files(base, head, repo)) if f and not CONTROL.search(f)})
+    return [f for f in folders if (repo / f).is_dir() and (repo / f).resolve() == repo.resolve() / f]
+
+
+def _blocks_after(line: str, fence: str | None, details: int) -> tuple[str | None, int]:
+    """The open code fence (its marker, or None) and the <details> depth once `line` is read."""
+    opener = FENCE.match(line)
+    if fence:
+        closes = opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence)
+        return (None if closes and not line[opener.end():].strip() else fence), details
+    if opener and not (opener.group(1)[0] == "`" and "`" in line[opener.end():]):
+        return opener.group(1), details
+    return None, max(0, details + len(DETAILS_OPEN.findall(line)) - len(DETAILS_CLOSE.findall(line)))
+
+
+def fit_comment(text: str, limit: int = COMMENT_LIMIT) -> str:
+    """`text` if it has at most `limit` characters; else its longest run of whole lines that fits
+    with any open code fence and <details> block closed and CUT_NOTE added, so the Markdown stays valid."""
+    if len(text) <= limit:
+        return text
+    fitted, kept, fence, details = CUT_NOTE, 0, None, 0
+    for line in re.findall(r"[^\n]*\n", text):
+        kept += len(line)
+        fence, details = _blocks_after(line, fence, details)
+        ending = (f"{fence}\n" if fence else "") + "</details>\n" * details + CUT_NOTE
+        if kept + len(ending) > limit:
+            break
+        fitted = text[:kept] + ending
+    return fitted
+
+
+def _cell(text: str) -> str:
+    """Text made safe for one Markdown table cell: one line, no column breaks, no HTML."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")
 
 
 def _reports(out: Path) -> list[tuple[dict, Path]]:
@@ -58,7 +99,7 @@ def summary(out: Path) -> str:
         label = submission_label(report["assignment"], report["option"], report["student"])
         failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
         note = report["problems"][0][:120] if report["problems"] else f"{failed} check(s) to fix" if failed else "all checks passed"
-        lines.append(f"| {label} | {report['score']:g} / {report['max_score']:g} | {note} |")
+        lines.append(f"| {_cell(label)} | {report['score']:g} / {report['max_score']:g} | {_cell(note)} |")
     body = "\n".join(lines) + "\n"
     for _, folder in reports:
         md = folder / "report.md"
@@ -66,9 +107,7 @@ def summary(out: Path) -> str:
             body += "\n---\n\n" + md.read_text(encoding="utf-8")
     body += "\n<sub>Provisional categories are confirmed by the course staff. Run the checks yourself: " \
             "`pytest student_tests/<assignment> --submission <your folder>`.</sub>\n"
-    if len(body) > COMMENT_LIMIT:
-        body = body[:COMMENT_LIMIT] + "\n\n… (cut to fit a GitHub comment; the full reports are in the run's artifact)\n"
-    return body
+    return fit_comment(body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     changed = sub.add_parser("changed", help="print the submission folders a change touches, one per line")
     changed.add_argument("--base", required=True, help="the pull request's base commit")
     changed.add_argument("--head", default="HEAD")
+    changed.add_argument("--repo", type=Path, default=Path("."), help="the checkout (default: here); folders print under it")
+    changed.add_argument("-z", action="store_true", help="end each folder with NUL, not a newline (any folder name is safe)")
     report = sub.add_parser("summary", help="print the pull-request comment for a reports folder")
     report.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.command == "changed":
-        print("\n".join(changed_submissions(args.base, args.head)))
+        end = "\0" if args.z else "\n"
+        folders = "".join(f"{args.repo / f}{end}" for f in changed_submissions(args.base, args.head, args.repo))
+        sys.stdout.buffer.write(folders.encode("utf-8", "surrogateescape"))
     else:
         sys.stdout.write(summary(args.out))
     return 0

@@ -1,10 +1,12 @@
 """`grade PATH... --out DIR`: grade every submission under the paths and write their reports."""
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader import __version__
-from grader.grade import FORMATS, GradeOptions, grade_isolated, report_dir
+from grader.grade import FORMATS, GradeOptions, children_stopped, grade_isolated, report_dir
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
+from grader.report import write_text_atomic
 from grader.rubric import RubricError, load_overrides
 
 EPILOG = """\
@@ -26,9 +29,11 @@ examples:
   grade submissions/ --overrides overrides.toml --force
 
 Each submission gets <out>/<assignment>/<student>/report.json (and report.md, report.html);
-<out>/gradebook.csv has a row per student and assignment. An unchanged submission is not
-graded again (its report is reused) unless --force. Exit status is 0 whenever grading ran,
-whatever the scores.
+<out>/gradebook.csv has a row per report.json under <out>, so grading a subset (one student,
+--only a3) updates its rows and keeps the others. An unchanged submission is not graded again
+(its report is reused) unless --force. Exit status is 0 whenever grading ran, whatever the
+scores. Ctrl-C (or SIGTERM) stops the run: finished reports stay, the gradebook is written
+from them, the exit status is 130 (143); the same command again grades the rest.
 
 overrides.toml, one table per instructor decision:
   [[override]]
@@ -58,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
     parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
     parser.add_argument("--force", action="store_true", help="grade again even if a submission is unchanged")
+    parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"),
+                        help="isolate each notebook's kernel with bubblewrap: auto uses it when it works, "
+                             "none runs without isolation")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
     args = parser.parse_args(argv)
     args.formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -100,9 +108,67 @@ def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, fo
     fresh = stamp.exists() and stamp.read_text() == key and all((folder / wanted[f]).exists() for f in options.formats)
     if fresh and not force:
         return folder, True
+    stamp.unlink(missing_ok=True)  # written last: a grading stopped half-way is never taken as fresh
     folder = grade_isolated(submission, out, options, timeout=options.budget + 300)
-    stamp.write_text(key)
+    write_text_atomic(stamp, key)
     return folder, False
+
+
+REPORT_KEYS = {"student", "assignment", "option", "score", "max_score", "categories", "checks", "problems"}
+
+
+def saved_reports(out: Path) -> list[dict]:
+    """Every report.json under out (<out>/<assignment>/<student>/report.json); one that cannot be read
+    is skipped with a warning naming it."""
+    reports = []
+    for path in sorted(out.glob("*/*/report.json")):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(report, dict) or not REPORT_KEYS <= report.keys():
+                raise ValueError("not a grader report")
+        except (OSError, ValueError) as err:
+            print(f"grade: warning: {path} left out of the gradebook, it cannot be read: {err}", file=sys.stderr)
+            continue
+        reports.append(report)
+    return reports
+
+
+def update_gradebook(out: Path) -> int:
+    """Rewrite <out>/gradebook.csv from every report under out (not only this run's); returns its rows."""
+    reports = saved_reports(out)
+    write_gradebook(reports, out / "gradebook.csv")
+    return len(reports)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived while grading."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    for kind in STOP_SIGNALS:
+        signal.signal(kind, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stoppable():
+    """Inside, SIGINT and SIGTERM raise Stopped in the main thread (then are ignored); restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {kind: signal.signal(kind, _raise_stopped) for kind in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
 
 
 class Progress:
@@ -147,6 +213,29 @@ def review_summary(reports: list[dict]) -> str:
             "(status \"review\" in the gradebook; see each report's \"Held for review\")")
 
 
+def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
+              force: bool) -> list[tuple[dict, bool]]:
+    """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
+    kernels are killed and the threads waited for before it is raised on."""
+    progress = Progress(len(submissions))
+
+    def one(submission: Submission) -> tuple[dict, bool]:
+        folder, reused = grade_cached(submission, out, options, force=force)
+        report = json.loads((folder / "report.json").read_text())
+        progress.finished(summary_row(report, reused))
+        return report, reused
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        return list(pool.map(one, submissions))
+    except Stopped:
+        with children_stopped():
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -165,18 +254,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = GradeOptions(cell_timeout=args.cell_timeout, budget=args.budget, device=args.device,
                            formats=args.formats, overrides=overrides,
-                           weights=str(args.weights.resolve()) if args.weights else None)
-    progress = Progress(len(submissions))
-
-    def one(submission: Submission) -> tuple[dict, bool]:
-        folder, reused = grade_cached(submission, args.out, options, force=args.force)
-        report = json.loads((folder / "report.json").read_text())
-        progress.finished(summary_row(report, reused))
-        return report, reused
-
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(one, submissions))
-    write_gradebook([report for report, _ in results], args.out / "gradebook.csv")
+                           weights=str(args.weights.resolve()) if args.weights else None, sandbox=args.sandbox)
+    with stoppable():
+        try:
+            results = grade_all(submissions, args.out, options, jobs=args.jobs, force=args.force)
+        except Stopped as stop:
+            kept = update_gradebook(args.out)
+            print(f"\ngrade: stopped by {stop}; {kept} report(s) kept in {args.out}/ and its gradebook.csv; "
+                  "the same command again grades the rest", file=sys.stderr)
+            return 128 + stop.signum
+    update_gradebook(args.out)
     print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
     print(review_summary([report for report, _ in results]))
     print(f"\n{len(results)} submission(s); reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")

@@ -39,10 +39,19 @@ class CellTimeout(GraderError):
 
 
 class ProbeTimeout(GraderError):
+    """A probe ran past its timeout; `where` is the notebook's function it was interrupted in (if known) and
+    `components` the book names it had looked up."""
+
     template = (
-        "the probe `{probe}` did not finish within {seconds:g} s and was interrupted; "
+        "the probe `{probe}` did not finish within {seconds:g} s and was interrupted{place}; "
         "the code it called may loop forever or be far too slow"
     )
+
+    @staticmethod
+    def derived(fields: dict) -> dict:
+        where = fields.get("where")
+        return {"where": where, "components": tuple(fields.get("components") or ()),
+                "place": f" in `{where}`" if where else ""}
 
 
 class ProbeFailed(GraderError):

@@ -1,7 +1,10 @@
 """Execute: run a submission's notebook in its own sandboxed ipykernel, cell by cell.
 
 `prepare_workdir` copies the submission into a scratch folder beside the book's data files;
-`KernelSession` runs the notebook's code cells there and stays alive for the probes.
+`KernelSession` runs the notebook's code cells there and stays alive for the probes. Every kernel
+it starts (the first, and each one that replays cells after a crash) first runs the grader's
+preload (grader/kernel_side.py: `preload`), before any of the notebook's code: it imports torch
+and keeps the grader's baseline of it, which the probes restore.
 
 Each cell gets a timeout, then an interrupt, then (if it ignores that) its kernel is killed,
 a fresh kernel (grader.kernel.Kernel: limits, capped output) replays the cells that ran "ok"
@@ -32,6 +35,16 @@ SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"}
 GPT2_BPE_URL = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/{}"
+KERNEL_SIDE = Path(__file__).with_name("kernel_side.py")
+# One expression, so the notebook's namespace gains no names; kernel_side is compiled once per kernel.
+BOOT = ('(lambda sys: (sys.modules.get("_llm_grader_kernel_side") or sys.modules.setdefault('
+        '"_llm_grader_kernel_side", __import__("types").SimpleNamespace(**__import__("runpy").run_path({script!r}))))'
+        '.{call})(__import__("sys"))')
+
+
+def kernel_side_code(call: str) -> str:
+    """Code that loads grader/kernel_side.py by path (once per kernel) and calls `call` on it, e.g. "preload()"."""
+    return BOOT.format(script=str(KERNEL_SIDE), call=call)
 
 
 @dataclass(frozen=True)
@@ -190,10 +203,16 @@ class KernelSession:
         self.close()
 
     def start(self) -> None:
-        """Start the kernel; a kernel that cannot start is the grader's fault and raises."""
+        """Start the kernel and run the grader's preload in it; a kernel that cannot start is the grader's fault
+        and raises RuntimeError."""
         self._serial += 1
         self._kernel = Kernel(self.workdir, self.options, self._serial, env=kernel_env(self.workdir, self.options.weights),
                               state_dir=grader_dir(self.workdir))
+        reply = self._execute(kernel_side_code("preload()"), self.options.startup_timeout, store_history=False)
+        if reply.status != "ok":
+            self.close()
+            raise RuntimeError(f"the grader's preload failed in the new kernel ({reply.status}: {reply.error_name} "
+                               f"{reply.error_message}) {reply.output[-2000:]}")
 
     @property
     def alive(self) -> bool:

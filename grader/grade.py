@@ -2,12 +2,19 @@
 
 `grade_submission` runs in the calling process; `grade_isolated` runs it in a child
 process (`python -m grader.grade`), so one submission that crashes the grader's own
-machinery still leaves a report and never stops a batch.
+machinery still leaves a report and never stops a batch. `children_stopped` kills every such
+child with its kernels (a stopped batch).
 """
 
+import contextlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,13 +25,14 @@ from grader import evidence
 from grader.collect import Collector
 from grader.load import Submission, load_notebook
 from grader.render import gradescope_results, render_html, render_markdown
-from grader.report import Report, environment, write_json
+from grader.report import Report, environment, write_json, write_text_atomic
 from grader.rubric import load_rubric
 from grader.score import Override, score
 
 
 
 FORMATS = ("md", "html", "json", "gradescope")
+SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder never shadows the grader
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class GradeOptions:
     weights: str | None = None  # an instructor's pretrained-weights cache
     formats: tuple = ("md", "html", "json")
     overrides: tuple = ()  # (assignment, option, student, category, points, reason) rows
+    sandbox: str = "auto"  # isolate the kernel with bubblewrap: "auto", "bwrap" or "none"
 
     def overrides_for(self, submission: Submission) -> tuple[Override, ...]:
         return tuple(Override(category, points, reason) for assignment, option, student, category, points, reason
@@ -61,6 +70,7 @@ def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
     return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite),
             "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header",
             f"--cell-timeout={options.cell_timeout}", f"--budget={options.budget}", f"--device={options.device}",
+            f"--sandbox={options.sandbox}",
             *([f"--weights={options.weights}"] if options.weights else [])]
 
 
@@ -144,31 +154,116 @@ def _cell_warnings(execution) -> tuple[str, ...]:
 
 
 def write_reports(report: Report, folder: Path, formats: tuple[str, ...] = FORMATS) -> None:
-    """report.json always (the contract, and what a regrade reuses); the others as asked."""
+    """report.json always (the contract, and what a regrade reuses); the others as asked. Each file is
+    written atomically, so a grading stopped half-way leaves every file whole (old or new)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json(report, folder / "report.json")
     if "md" in formats:
-        (folder / "report.md").write_text(render_markdown(report), encoding="utf-8")
+        write_text_atomic(folder / "report.md", render_markdown(report))
     if "html" in formats:
-        (folder / "report.html").write_text(render_html(report), encoding="utf-8")
+        write_text_atomic(folder / "report.html", render_html(report))
     if "gradescope" in formats:
-        (folder / "results.json").write_text(json.dumps(gradescope_results(report), indent=2), encoding="utf-8")
+        write_text_atomic(folder / "results.json", json.dumps(gradescope_results(report), indent=2))
+
+
+class Interrupted(Exception):
+    """The batch was stopped (`children_stopped`) while this submission was being graded: no report."""
+
+
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc; none where there is no /proc), whatever its session."""
+    below: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        below.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = below.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a grading child's process group and the process group of everything below it.
+
+    The kernels jupyter_client starts run in sessions of their own, so killing the child's group
+    alone would leave them running; they are found before anything is killed."""
+    own = os.getpgrp()
+    for process in [pid, *_descendants(pid)]:
+        try:
+            group = os.getpgid(process)
+            if group != own:
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(process, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@contextlib.contextmanager
+def children_stopped():
+    """Stop a batch: kill every running grading child with its kernels; while inside, `grade_isolated`
+    raises Interrupted instead of starting a child (so the batch's threads can be waited for)."""
+    with _children_lock:
+        _stopping.set()
+        running = list(_children)
+    for child in running:
+        kill_tree(child.pid)
+    try:
+        yield
+    finally:
+        _stopping.clear()
+
+
+def _run_child(argv: list[str], log, timeout: float, scratch: Path) -> int | str:
+    """The child's exit status, or "timeout" (then it was killed with its kernels). Its temporary files
+    (the notebook's scratch copy, the kernel's sockets) go under `scratch`, removed by the caller even
+    when the child was killed."""
+    with _children_lock:
+        if _stopping.is_set():
+            raise Interrupted
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={**os.environ, "TMPDIR": str(scratch)})
+        _children.add(child)
+    try:
+        return child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(child.pid)
+        child.wait()
+        return "timeout"
+    finally:
+        with _children_lock:
+            _children.discard(child)
 
 
 def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float) -> Path:
-    """Grade in a child process; whatever happens there, a report is written. Returns its folder."""
+    """Grade in a child process; whatever happens there, a report is written. Returns its folder.
+
+    The child runs in a session of its own (a Ctrl-C on the terminal reaches only the batch, which
+    then enters `children_stopped`); a child killed that way raises Interrupted and writes no report."""
     folder = report_dir(out, submission)
     folder.mkdir(parents=True, exist_ok=True)
     request = folder / "request.json"
     request.write_text(json.dumps({"submission": asdict(submission), "options": asdict(options)}, default=str))
-    log = folder / "grader.log"
-    with log.open("w") as stream:
-        try:
-            returncode = subprocess.run([sys.executable, "-m", "grader.grade", str(request), str(folder)],
-                                        stdout=stream, stderr=subprocess.STDOUT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            returncode = "timeout"
-    request.unlink(missing_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="llm-grader-run-"))
+    try:
+        with (folder / "grader.log").open("w") as log:
+            returncode = _run_child([sys.executable, *SAFE_PATH, "-m", "grader.grade", str(request), str(folder)],
+                                    log, timeout, scratch)
+    finally:
+        request.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if returncode != 0 and _stopping.is_set():
+        raise Interrupted(submission.label)
     if returncode != 0 or not (folder / "report.json").exists():
         why = f"the grader stopped after {timeout:.0f} s" if returncode == "timeout" else f"the grader crashed (exit {returncode})"
         report = _problem_report(submission, [f"{why} while grading this submission; see grader.log"], options, time.monotonic())

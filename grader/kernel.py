@@ -17,6 +17,7 @@ group are enforced by the grader process and hold in every case.
 import os
 import re
 import resource
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from time import monotonic
 import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
+
+from grader.sandbox import Bubblewrap, socket_folder
 
 GiB, MiB = 2**30, 2**20
 MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
@@ -55,6 +58,7 @@ class SessionOptions:
     startup_timeout: float = 120.0  # a loaded CI machine can take a minute to start and replay a kernel
     limits: Limits = field(default_factory=Limits)
     weights: str | None = None  # an instructor's pretrained-weights cache (grade --weights DIR)
+    sandbox: str = "none"  # "bwrap": each kernel in bubblewrap (grader.sandbox); "none": limits only
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,15 @@ def _preexec(pairs: list[tuple[int, int]]):
 
 
 class _GraderKernelManager(KernelManager):
-    """A KernelManager whose kernel is always this interpreter's ipykernel, whatever is registered."""
+    """A KernelManager whose kernel is always this interpreter's ipykernel, whatever is registered
+    (`launch_argv` wraps it in bubblewrap, which is interrupted by message, not by signal)."""
+
+    launch_argv, interrupt_by = KERNEL_ARGV, "signal"
 
     @property
     def kernel_spec(self) -> KernelSpec:
-        return KernelSpec(argv=KERNEL_ARGV, display_name="grader", language="python",
-                          interrupt_mode="signal")
+        return KernelSpec(argv=self.launch_argv, display_name="grader", language="python",
+                          interrupt_mode=self.interrupt_by)
 
 
 class _CappedText:
@@ -166,9 +173,9 @@ class Kernel:
     """One ipykernel process started in the workdir with the scrubbed environment and limits."""
 
     def __init__(self, workdir: Path, options: SessionOptions, serial: int, *, env: dict[str, str], state_dir: Path):
-        gdir, self.closed = state_dir, False
+        gdir, self.closed, self.sockets = state_dir, False, None
         gdir.mkdir(parents=True, exist_ok=True)
-        self.km = _GraderKernelManager(connection_file=str(gdir / f"kernel-{serial}.json"))
+        self.km = self._manager(workdir, options, gdir / f"kernel-{serial}.json")
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         with open(gdir / f"kernel-{serial}.log", "ab") as log:
@@ -181,6 +188,17 @@ class Kernel:
         except BaseException:
             self.close()
             raise
+
+    def _manager(self, workdir: Path, options: SessionOptions, connection_file: Path) -> _GraderKernelManager:
+        """This interpreter's kernel; in bubblewrap with Unix-socket channels when options.sandbox is "bwrap"."""
+        if options.sandbox != "bwrap":
+            return _GraderKernelManager(connection_file=str(connection_file))
+        self.sockets = socket_folder()
+        km = _GraderKernelManager(connection_file=str(connection_file), transport="ipc", ip=str(self.sockets / "k"))
+        readable = (Path(options.weights).resolve(),) if options.weights else ()
+        km.launch_argv = Bubblewrap(Path(workdir).resolve(), self.sockets, readable).argv(KERNEL_ARGV)
+        km.interrupt_by = "message"
+        return km
 
     def alive(self) -> bool:
         return self.km.has_kernel and self.km.is_alive()
@@ -238,3 +256,5 @@ class Kernel:
             if self.km.has_kernel:
                 self.km.shutdown_kernel(now=True)
             self.context.destroy(linger=0)
+            if self.sockets is not None:
+                shutil.rmtree(self.sockets, ignore_errors=True)

@@ -1,8 +1,17 @@
 """The kernel's half of the probe protocol (see grader/probe.py); runs next to untrusted code.
 
 The grader loads this file with `runpy.run_path(<this file>)` in the kernel (once; the
-functions are kept in sys.modules) and calls `run(<request dir>)`, so this file is loaded by path: a student's own `grader.py` cannot shadow it. It imports only the
-standard library at load time; torch and safetensors are imported when a probe needs them.
+functions are kept in sys.modules), so a student's own `grader.py` cannot shadow it. It calls
+`preload()` right after the kernel starts, before the notebook's first cell: that imports torch
+and keeps the grader's baseline (grader/probes_kernel/baseline.py: torch's functions, tensor
+methods and settings as they come). `run(<request dir>)` puts that baseline back before every
+probe and again before writing its results, so what the notebook patched (a stubbed
+`torch.manual_seed`, `torch.Tensor.__eq__`, 64 threads) changes nothing the grader computes, and
+says what it put back. At load time this file imports only the standard library.
+
+A probe that the grader interrupts (its timeout) answers {"ok": false, "error": {"kind":
+"interrupted", "where": <the notebook's function it was in>}}. The first `run` also notes which
+of FOREIGN_PACKAGES the notebook loaded (before any probe imports `reference`).
 
 Built-in probes are registered with `@probe("name")`. Assignment-specific probes live in
 `grader/probes_kernel/<group>.py` as plain functions `probe_<name>(req)` and are called as
@@ -11,6 +20,8 @@ A probe function takes a `Request` and returns a dict of JSON values and tensors
 lists, tuples and dicts); tensors travel in outputs.safetensors.
 """
 
+import contextlib
+import dis
 import inspect
 import json
 import os
@@ -26,6 +37,10 @@ FOREIGN_PACKAGES = ("reference", "llms_from_scratch", "grader")  # reimplementin
 MAX_TEXT = 2000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CONFIG_ALIASES = {"ctx_len": "context_length"}  # GPT config keys of the book's early chapter 4-5 notebooks
+BASELINE_FILE = Path(__file__).parent / "probes_kernel" / "baseline.py"
+STATE = {"baseline": None, "notebook_modules": None}  # per kernel: preload()'s Baseline; what the notebook loaded
+MAX_SCANNED = 200  # objects followed when looking for foreign code a component uses
+IMPORTED = object()  # _references: a module name the code imports itself
 
 
 def probe(name):
@@ -52,8 +67,31 @@ def _text(value, limit=MAX_TEXT):
 
 
 def _torch():
+    baseline = STATE["baseline"]
+    if baseline is not None and baseline.torch is not None:
+        return baseline.torch
     import torch
     return torch
+
+
+def preload():
+    """Once per kernel, before the notebook's first cell: import torch and keep the grader's baseline of it."""
+    with contextlib.suppress(Exception):  # no torch here: the probes that need it say so
+        import torch  # noqa: F401 - the baseline is torch as it comes, before any notebook code ran
+    with contextlib.suppress(Exception):
+        import numpy.random  # noqa: F401 - its seed function, which torch's import leaves unloaded
+    STATE["baseline"] = runpy.run_path(str(BASELINE_FILE))["Baseline"]()
+
+
+def _restore(settings=True):
+    """Undo the notebook's patches of the grader's baseline; what was patched (see baseline.py)."""
+    baseline = STATE["baseline"]
+    return baseline.restore(settings) if baseline is not None else []
+
+
+def _foreign_modules():
+    """The names of the loaded modules of FOREIGN_PACKAGES, now."""
+    return sorted(name for name in sys.modules.copy() if name.split(".")[0] in FOREIGN_PACKAGES)
 
 
 def _is_tensor(value):
@@ -84,7 +122,127 @@ def _origin(obj, workdir):
     for base in getattr(target, "__mro__", ())[1:]:  # a subclass of the book's own package is not yours
         if getattr(base, "__module__", "").split(".")[0] in FOREIGN_PACKAGES:
             own, module = False, base.__module__
-    return {"module": module, "source": source and _text(source, 500), "in_submission": own}
+    record = {"module": module, "source": source and _text(source, 500), "in_submission": own}
+    if own:
+        record.update(uses=_foreign_uses(target, workdir), from_string=_from_string(target))
+    return record
+
+
+def _in_workdir(module_name, workdir):
+    """Whether a loaded module's file lies in the submission folder (a student's own `reference.py` does)."""
+    path = getattr(sys.modules.get(module_name), "__file__", None)
+    try:
+        return bool(path) and Path(path).resolve().is_relative_to(workdir)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _is_foreign(value, workdir):
+    """A module, class or function of FOREIGN_PACKAGES (instances are not: a5 may build the book's model)."""
+    if not (inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value)):
+        return False
+    name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None) or ""
+    return name.split(".")[0] in FOREIGN_PACKAGES and not _in_workdir(name, workdir)
+
+
+def _is_notebooks(value, workdir):
+    """A class or function defined in the notebook or in a module of the submission folder."""
+    if not (inspect.isclass(value) or inspect.isfunction(value)):
+        return False
+    module = getattr(value, "__module__", None)
+    return module == "__main__" or _in_workdir(module, workdir)
+
+
+def _functions(obj):
+    """The functions whose code makes up obj: itself, or a class's methods and properties."""
+    if inspect.isfunction(obj):
+        try:
+            return [inspect.unwrap(obj)]
+        except ValueError:  # a __wrapped__ cycle
+            return [obj]
+    found = []
+    for value in vars(obj).values() if inspect.isclass(obj) else ():
+        value = getattr(value, "__func__", value)  # staticmethod, classmethod
+        parts = [value.fget, value.fset] if isinstance(value, property) else [value]
+        found += [f for f in parts if inspect.isfunction(f)]
+    return found
+
+
+def _codes(code):
+    yield code
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            yield from _codes(const)
+
+
+def _references(fn):
+    """(name, value) of what fn's code can reach: its globals by name, closures, defaults, and the modules it
+    imports itself (`import x`, `importlib.import_module("x")`) as (name, IMPORTED)."""
+    found = []
+    for code in _codes(fn.__code__):
+        for name in code.co_names:
+            value = fn.__globals__.get(name, IMPORTED)
+            if inspect.ismodule(value):  # `book.CausalAttention`: the module's attributes the code names
+                attributes = [vars(value)[a] for a in code.co_names if a in vars(value)]
+                found += [(name, a) for a in attributes if not inspect.ismodule(a)] or [(name, value)]
+            elif value is not IMPORTED:
+                found.append((name, value))
+        found += [(i.argval, IMPORTED) for i in dis.get_instructions(code) if i.opname == "IMPORT_NAME"]
+        if {"import_module", "__import__"} & set(code.co_names):
+            found += [(c, IMPORTED) for c in code.co_consts if isinstance(c, str)]
+    found += [("<closure>", cell.cell_contents) for cell in fn.__closure__ or () if _filled(cell)]
+    found += [("<default>", v) for v in (fn.__defaults__ or ()) + tuple((fn.__kwdefaults__ or {}).values())]
+    return found
+
+
+def _filled(cell):
+    try:
+        return cell.cell_contents is not IMPORTED
+    except ValueError:  # an empty cell
+        return False
+
+
+def _foreign_uses(target, workdir):
+    """What of FOREIGN_PACKAGES the target's code uses, directly or through the notebook's other code:
+    [{"by": "CausalAttention.__init__", "uses": "reference.ch03.CausalAttention"}, ...]."""
+    uses, seen, queue = [], {id(target)}, [target]
+
+    def follow(value):
+        if _is_notebooks(value, workdir) and id(value) not in seen and len(seen) < MAX_SCANNED:
+            seen.add(id(value))
+            queue.append(value)
+
+    while queue:
+        item = queue.pop(0)
+        for base in item.__mro__[1:] if inspect.isclass(item) else ():
+            follow(base)
+        for fn in _functions(item):
+            for name, value in _references(fn):
+                if value is IMPORTED:
+                    used = name if name.split(".")[0] in FOREIGN_PACKAGES and not _in_workdir(name, workdir) else None
+                elif _is_foreign(value, workdir):
+                    used = _qualified(value)
+                else:
+                    used = follow(value)  # the notebook's own code it calls: followed, nothing to record
+                if used and {"by": fn.__qualname__, "uses": used} not in uses:
+                    uses.append({"by": fn.__qualname__, "uses": used})
+    return uses[:20]
+
+
+def _qualified(value):
+    if inspect.ismodule(value):
+        return value.__name__
+    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', getattr(value, '__name__', '?'))}"
+
+
+def _from_string(target):
+    """The file name of code compiled from a string (`exec(inspect.getsource(...))` gives "<string>"), or None;
+    code written in a cell or a file has a real path."""
+    for fn in _functions(target):
+        name = fn.__code__.co_filename
+        if name.startswith("<") and not name.startswith("<ipython-input"):
+            return name
+    return None
 
 
 class Request:
@@ -204,6 +362,12 @@ class Request:
         """describe_module(module): the tree the grader binds the book's weights to."""
         return describe_module(module)
 
+    def guard(self):
+        """A context for grader code that judges what the student's code did (after it ran, within one probe):
+        the baseline's names are put back and tensor subclasses cannot intercept (baseline.py: guard)."""
+        baseline = STATE["baseline"]
+        return baseline.guard() if baseline is not None else contextlib.nullcontext()
+
     def book_config(self, cfg):
         """A copy of a GPT config dict that also answers the book's older key names (cfg["ctx_len"])."""
         return BookConfig(cfg)
@@ -272,7 +436,8 @@ def _encode(value, tensors, depth=0):
         return {"$repr": "<nested too deeply>"}
     if _is_tensor(value):
         key = f"t{len(tensors)}"
-        tensors[key] = value.detach().cpu().contiguous().clone()
+        baseline = STATE["baseline"]
+        tensors[key] = baseline.plain(value) if baseline is not None else value.detach().cpu().contiguous().clone()
         return {"$tensor": key}
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):
         return _encode(_torch().from_numpy(value.copy()), tensors, depth)
@@ -320,15 +485,33 @@ def _write(folder, body, tensors):
     os.replace(partial, folder / "response.json")
 
 
+def _interrupted(err, request):
+    """The response of a probe the grader interrupted: where in the notebook's code it was."""
+    where = None
+    for frame, _ in traceback.walk_tb(err.__traceback__):
+        path = frame.f_code.co_filename
+        mine = frame.f_globals.get("__name__") == "__main__" or (
+            request is not None and Path(path).is_absolute() and Path(path).resolve().is_relative_to(request.workdir))
+        where = getattr(frame.f_code, "co_qualname", frame.f_code.co_name) if mine else where
+    return {"ok": False, "error": {"kind": "interrupted", "name": "KeyboardInterrupt", "message": "interrupted",
+                                   "where": where}, "components": _encode(request.components if request else [], {})}
+
+
 def run(folder):
-    """Answer the request in `folder`; every failure becomes an error response."""
+    """Answer the request in `folder` with the baseline restored; every failure becomes an error response."""
     folder, request, tensors = Path(folder), None, {}
+    if STATE["notebook_modules"] is None:  # the first probe: what the notebook loaded, before probes load more
+        STATE["notebook_modules"] = _foreign_modules()
     try:
+        restored = _restore()
         request = Request(folder)
         data = _find(request.probe)(request)
+        restored += _restore()
         body = {"ok": True, "data": _encode(data if isinstance(data, dict) else {"value": data}, tensors),
-                "components": request.components}
+                "components": request.components, "restored": list(dict.fromkeys(restored))}
         _write(folder, body, tensors)
+    except KeyboardInterrupt as err:  # the grader's timeout
+        _write(folder, _interrupted(err, request), {})
     except (Exception, SystemExit) as err:
         _write(folder, _failure(err, request.components if request else []), {})
 
@@ -339,6 +522,17 @@ def _default(value):
     if value is inspect.Parameter.empty:
         return None
     return value if value is None or isinstance(value, (bool, int, float, str)) else {"$repr": _text(repr(value), 200)}
+
+
+@probe("notebook_modules")
+def notebook_modules(req):
+    """The modules of FOREIGN_PACKAGES (the grader's `reference`, the book's `llms_from_scratch`) that were loaded
+    when the first probe ran, i.e. by the notebook, and are not the submission's own files: {package: [modules]}."""
+    found = {}
+    for name in STATE["notebook_modules"] or ():
+        if not _in_workdir(name, req.workdir):
+            found.setdefault(name.split(".")[0], []).append(name)
+    return {"packages": found}
 
 
 @probe("describe")
@@ -509,7 +703,8 @@ def parameter_use(req):
         return {"unused": [n for n, _ in module.named_parameters()], "output_grad": False}
     weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(0))
     (output * weights).sum().backward()
-    unused = [n for n, q in module.named_parameters() if q.grad is None or not bool(q.grad.abs().sum() > 0)]
+    with req.guard():
+        unused = [n for n, q in module.named_parameters() if q.grad is None or not bool(q.grad.abs().sum() > 0)]
     return {"unused": unused, "output_grad": True}
 
 

@@ -4,12 +4,22 @@ Checks never touch the kernel directly. They ask for a component by the book's n
 (`nb.require("MultiHeadAttention")`), run it on grader-chosen inputs and weights
 (`nb.forward(...)`, `nb.call(...)`, `nb.run(probe, ...)`), and compare with the reference
 in the grader's own process. Every failure becomes a `pytest.fail` message a student can act on.
+
+Hostile notebooks meet three guards here. A component whose probe timed out once (a `forward` that
+never returns) fails its later checks at once, naming that first hang, instead of waiting again.
+What the notebook patched of torch and the grader put back is noted in the report. A graded
+component whose code is not the submission's own (imported from an installed package, using the
+grader's `reference` or the book's `llms_from_scratch`, or compiled from a string while the notebook
+imports them) is held for review with the evidence: the module, the cell that imported it.
 """
 
+import ast
 import copy
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,15 +27,19 @@ from torch import nn
 
 from grader.bind import Binding, Candidate, Tree, apply_reference_changes, bind
 from grader.checks import hold_for_review
+from grader.collect import check_id
 from grader.compare import compare_tensors
-from grader.contract import is_contract_name
-from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed
-from grader.execute import ExecutionResult, KernelSession
+from grader.contract import contract, is_contract_name
+from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed, ProbeTimeout
+from grader.execute import GRADER_DIR, ExecutionResult, KernelSession
 from grader.probe import Probe
 from grader.report import BindingRecord, Plot
 
 PROBE_TIMEOUT = 30.0
 GPT2_TOKENIZER = {"$gpt2": True}  # a payload value that kernel_side turns into GPT-2's tokenizer
+FOREIGN_PACKAGES = {"reference": "the grader's reference implementation", "llms_from_scratch": "the book's package",
+                    "grader": "the grader"}  # code the assignment asks students to write (kernel_side's list)
+MAX_SCANNED_FILES, MAX_FILE_BYTES = 100, 2**20
 
 
 def linear_spec(layer: nn.Linear) -> dict:
@@ -45,6 +59,7 @@ class Component:
     defaults: dict = field(default_factory=dict)
     found: str = "the book's name"  # how: the book's name, GRADER_NAMES, a module of the submission, a search
     module: str = "__main__"  # where it was defined
+    in_submission: bool = True  # False: imported from an installed package
 
     @property
     def display(self) -> str:
@@ -82,6 +97,141 @@ def _pattern(candidate: Candidate) -> tuple:
                         for s, b, how in candidate.pairs))
 
 
+@dataclass(frozen=True)
+class ForeignImport:
+    """An import, in a cell or a .py file of the submission, of a package whose code students write themselves."""
+
+    module: str  # as imported: reference.ch03
+    where: str  # "cell 31" or "helpers.py"
+    line: str  # the statement's first line
+
+    def describe(self) -> str:
+        return f"{self.where}: `{self.line}`"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What of FOREIGN_PACKAGES a submission imports (statements) and what its notebook loaded (sys.modules)."""
+
+    imports: tuple[ForeignImport, ...] = ()
+    loaded: tuple[str, ...] = ()  # top-level packages in the kernel's sys.modules after the notebook ran
+
+    @property
+    def packages(self) -> set[str]:
+        return {i.module.split(".")[0] for i in self.imports} | set(self.loaded)
+
+    def sources(self, packages) -> str:
+        """Where the submission brings in these packages, for a message: "cell 31: `import reference`"."""
+        shown = [i.describe() for i in self.imports if i.module.split(".")[0] in packages][:3]
+        hidden = sorted(set(self.loaded) & set(packages) - {i.module.split(".")[0] for i in self.imports})
+        shown += [f"`{p}` was loaded while the notebook ran, by no import statement the grader can read "
+                  "(a computed __import__ or importlib call?)" for p in hidden]
+        return "; ".join(shown)
+
+    def note(self) -> str | None:
+        """The report's warning when the submission brings in any of FOREIGN_PACKAGES."""
+        if not self.packages:
+            return None
+        names = ", ".join(f"`{p}` ({FOREIGN_PACKAGES[p]})" for p in sorted(self.packages))
+        return (f"the submission imports {names}: {self.sources(self.packages)}. Checks of components whose code "
+                "comes from it are held for review")
+
+
+def foreign_imports(source: str, where: str) -> list[ForeignImport]:
+    """Imports of FOREIGN_PACKAGES in Python source (a cell, IPython magics and shell lines ignored): `import`,
+    `from ... import`, `importlib.import_module("...")`, `__import__("...")`. A comment or a string that mentions
+    a package imports nothing."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+        kinds = (ast.Import, ast.ImportFrom, ast.Call)
+        nodes = [(n, lines[n.lineno - 1]) for n in ast.walk(tree) if isinstance(n, kinds)]
+    except (SyntaxError, ValueError):  # a cell that does not parse: its import statements, line by line
+        nodes = [(n, line) for line in lines for n in _statement(line)]
+    found = []
+    for node, line in sorted(nodes, key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
+        found += [ForeignImport(module, where, line.strip()[:200]) for module in _imported(node)
+                  if module.split(".")[0] in FOREIGN_PACKAGES]
+    return found
+
+
+def _statement(line: str) -> list[ast.AST]:
+    try:
+        return list(ast.parse(line.strip()).body[:1]) if line.strip().startswith(("import ", "from ")) else []
+    except SyntaxError:
+        return []
+
+
+def _imported(node: ast.AST) -> list[str]:
+    """The modules one node imports."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        return [node.module] if node.module and not node.level else []
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+            and isinstance(node.args[0].value, str):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        return [node.args[0].value] if name in ("import_module", "__import__") else []
+    return []
+
+
+def submission_imports(notebook, folder: Path) -> tuple[ForeignImport, ...]:
+    """foreign_imports of the notebook's code cells ("cell N", counting all cells from 1) and of the .py files
+    in the submission's folder (the grader's own folder left out), but not of the submission's own modules (a
+    student's `reference.py`)."""
+    folder = Path(folder)
+    found = []
+    for index, cell in enumerate(notebook.cells if notebook is not None else ()):
+        if cell.cell_type == "code":
+            found += foreign_imports(cell.source, f"cell {index + 1}")
+    for path in _python_files(folder):
+        found += foreign_imports(path.read_text(encoding="utf-8", errors="replace"), str(path.relative_to(folder)))
+    own = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
+    return tuple(i for i in found if i.module.split(".")[0] not in own)
+
+
+def _python_files(folder: Path) -> list[Path]:
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != GRADER_DIR)
+        files += [Path(root) / n for n in sorted(names) if n.endswith(".py")]
+    return [f for f in files[:MAX_SCANNED_FILES] if f.is_file() and f.stat().st_size <= MAX_FILE_BYTES]
+
+
+@dataclass(frozen=True)
+class Hang:
+    """A component's first probe timeout: its later checks fail at once with `later` instead of waiting again."""
+
+    components: tuple[str, ...]
+    check: str
+    message: str
+
+    def note(self) -> str:
+        names = ", ".join(f"`{c}`" for c in self.components)
+        return (f"{names} hung in {self.check}: {self.message}; the other checks of {names} failed at once "
+                "instead of waiting for it again")
+
+    def later(self, what: str, component: str) -> str:
+        return (f"{what}: not run, because `{component}` hung in an earlier check ({self.check}): {self.message}. "
+                "The grader does not wait for it again")
+
+
+def _current_check() -> str:
+    """The running check's id (from pytest's PYTEST_CURRENT_TEST), for messages."""
+    nodeid = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    return check_id(nodeid) if nodeid else "an earlier check"
+
+
+def _imported_from(module: str) -> tuple[list[str], set[str]]:
+    """Evidence and packages (see Notebook._hold_foreign) of a component imported from `module`."""
+    return [f"it is imported from `{module}`"], {module.split(".")[0]} & set(FOREIGN_PACKAGES)
+
+
+def _graded(name) -> bool:
+    """A book name whose code is graded: a contract component or exercise (not a global such as `model`)."""
+    return name in contract()["components"] or name in contract()["exercises"]
+
+
 class Notebook:
     """The submission's live kernel, seen through probes; one per test session."""
 
@@ -97,6 +247,9 @@ class Notebook:
         self.plots: list[Plot] = []  # figures checks add for the HTML report
         self.bindings: dict[str, BindingRecord] = {}  # per component, for the report
         self.notes: list[str] = []  # what the grader did to the notebook's state, for the report's warnings
+        self._hung: dict[str, Hang] = {}  # component -> its first probe timeout
+        self._restored: set[str] = set()  # what the notebook patched and kernel_side put back, noted once
+        self._provenance: Provenance | None = None
 
     def plot_lines(self, title: str, series: dict[str, Sequence[float]]) -> None:
         """Add a line chart (e.g. the student's smoke-test losses beside the reference's) to the report."""
@@ -121,7 +274,8 @@ class Notebook:
                 data = self.run("describe", {"name": name}, what=f"`{name}`", missing_ok=True)
                 origin = data.get("origin") or {}
                 component = Component(name, data["used_name"], data["kind"], tuple(data["params"]), data["defaults"],
-                                      origin.get("found", "the book's name"), origin.get("module", "__main__"))
+                                      origin.get("found", "the book's name"), origin.get("module", "__main__"),
+                                      origin.get("in_submission", True) is not False)
                 self._components[name] = component
                 self.record_found(name, component.used_name, component.found, component.module)
             except _Missing:
@@ -138,6 +292,12 @@ class Notebook:
         component = self.find(name)
         if component is None:
             pytest.fail(ComponentMissing(component=name, mapped=None).message, pytrace=False)
+        return self._own(component)
+
+    def _own(self, component: Component) -> Component:
+        """The component, or the check held for review when it is imported from an installed package."""
+        if not component.in_submission:
+            self._hold_foreign(component.book_name, component.used_name, *_imported_from(component.module))
         return component
 
     def record_found(self, book_name: str, used_name: str, how: str, module: str = "__main__") -> None:
@@ -151,14 +311,14 @@ class Notebook:
         if component is None:
             pytest.skip(f"informational: no `{name}` in the notebook ({why}); map yours with "
                         f"GRADER_NAMES = {{\"{name}\": \"<your name>\"}} to have it checked")
-        return component
+        return self._own(component)
 
     def exercise(self, name: str) -> Component:
         """The exercise's component, or a skip: an exercise not attempted is never failed."""
         component = self.find(name)
         if component is None:
             pytest.skip(f"exercise not attempted: no `{name}` in the notebook")
-        return component
+        return self._own(component)
 
     def stand_in_model(self) -> dict:
         """Once per session: when the notebook's pretrained `model` could not be built here (its weights cannot
@@ -193,11 +353,31 @@ class Notebook:
 
     def _call(self, probe: str, encoded: dict, tensors: dict, *, what: str, timeout=PROBE_TIMEOUT,
               missing_ok: bool = False):
-        """One probe call with every grader error turned into a check failure a student can act on."""
+        """One probe call with every grader error turned into a check failure a student can act on; a component
+        that hung before fails at once, one whose code is not the submission's own is held for review."""
+        names = {encoded["name"]} if isinstance(encoded.get("name"), str) else set()
+        for name in sorted(names & set(self._hung)):
+            pytest.fail(self._hung[name].later(what, name), pytrace=False)
+        self.provenance()
+        result = self._probe(probe, encoded, tensors, what=what, timeout=timeout, missing_ok=missing_ok, names=names)
+        self._note_restored(result.restored)
+        for record in result.components:
+            if record.get("in_submission") and _graded(record.get("component")):
+                evidence, packages = self._copied(record)
+                if evidence:
+                    self._hold_foreign(record["component"], record.get("used_name"), evidence, packages)
+        return result.decoded()
+
+    def _probe(self, probe: str, encoded: dict, tensors: dict, *, what: str, timeout, missing_ok: bool, names: set):
         try:
-            return self.probe.call(probe, encoded, tensors, timeout=timeout).decoded()
+            return self.probe.call(probe, encoded, tensors, timeout=timeout)
+        except ProbeTimeout as err:
+            hang = Hang(tuple(sorted(names | set(err.components))), _current_check(), err.message)
+            self._hung.update(dict.fromkeys(hang.components, hang))
+            self.notes.append(hang.note())
+            pytest.fail(f"{what}: {err.message}", pytrace=False)
         except ComponentImported as err:
-            pytest.fail(err.message, pytrace=False)
+            self._hold_foreign(err.component, err.mapped, *_imported_from(str(err.module)))
         except ComponentMissing as err:
             if missing_ok:
                 raise _Missing(err.message) from None
@@ -209,6 +389,57 @@ class Notebook:
             pytest.fail(_explain(err, what), pytrace=False)
         except GraderError as err:
             pytest.fail(f"{what}: {err.message}", pytrace=False)
+
+    # ------------------------------------------------------------- hostile notebooks
+
+    def provenance(self) -> Provenance:
+        """Once per session: the submission's imports of FOREIGN_PACKAGES (its cells and .py files) and the ones its
+        notebook loaded (kernel_side notes sys.modules at the first probe, before probes load `reference`)."""
+        if self._provenance is None:
+            try:
+                result = self.probe.call("notebook_modules")
+                loaded = tuple(result.data.get("packages") or ())
+                self._note_restored(result.restored)  # the first probe puts back what the notebook patched
+            except GraderError:
+                loaded = ()
+            self._provenance = Provenance(submission_imports(self.original, self.session.workdir), loaded)
+            note = self._provenance.note()
+            if note:
+                self.notes.append(note)
+        return self._provenance
+
+    def _copied(self, record: dict) -> tuple[list[str], set[str]]:
+        """Why a component defined in the submission may not be its own code, and the packages involved: the foreign
+        code it uses (kernel_side follows its references), or its code compiled from a string while the submission
+        imports foreign code."""
+        uses = [u for u in record.get("uses") or () if isinstance(u, dict)]
+        evidence = [f"`{u.get('by')}` uses `{u.get('uses')}`" for u in uses]
+        packages = {str(u.get("uses")).split(".")[0] for u in uses}
+        if record.get("from_string") and self.provenance().packages:
+            evidence.append(f"its code was compiled from a string (`{record['from_string']}`), not written in a "
+                            "cell or a file, as `exec(inspect.getsource(...))` does")
+            packages |= self.provenance().packages
+        return evidence, packages
+
+    def _hold_foreign(self, book_name: str, used_name: str | None, evidence: list[str], packages: set[str]) -> None:
+        """Hold the check for review: the component's code is not (all) the submission's own; `packages` are the
+        FOREIGN_PACKAGES involved, whose import statements the message quotes."""
+        text = "; ".join(evidence)
+        sources = self.provenance().sources(packages)
+        mapped = f" (your `{used_name}`)" if used_name and used_name != book_name else ""
+        hold_for_review(f"`{book_name}`{mapped} is not all your own code: {text}" +
+                        (f" (imported in {sources})" if sources else "") +
+                        ". Only code written in your notebook or in .py files beside it is graded, so this check is "
+                        "held for the course staff (its points are neither given nor lost)")
+
+    def _note_restored(self, restored: Sequence[str]) -> None:
+        """Tell the report, once each, what the notebook had patched that the grader put back."""
+        new = [r for r in restored if r not in self._restored]
+        if new:
+            self._restored.update(new)
+            shown = ", ".join(r if r.startswith("the ") else f"`{r}`" for r in new)
+            self.notes.append(f"the notebook changed what the grader's checks rely on: {shown}. The grader put back "
+                              "its own (torch as it comes, its seeds, threads and dtype) before running your code")
 
     def call(self, name: str, *args, seed: int = 0, **kwargs):
         """Call the student's function `name` with these arguments; its return value."""

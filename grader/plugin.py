@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from grader import sandbox
 from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.load import discover, load_notebook
@@ -39,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="device for training checks (default auto: CUDA when available)")
     group.addoption("--weights", metavar="DIR", default=None,
                     help="pretrained-weights cache for notebooks that load GPT-2 (see README: Pretrained weights)")
+    group.addoption("--sandbox", default="auto", choices=sandbox.MODES,
+                    help="run the notebook's kernel in bubblewrap: auto (default) where it works, bwrap, or none")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,8 +74,12 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     if loaded.problem:
         pytest.fail(loaded.problem, pytrace=False)
     weights = request.config.getoption("--weights")
+    try:
+        isolation = sandbox.resolve(request.config.getoption("--sandbox"))
+    except sandbox.SandboxUnavailable as err:
+        pytest.fail(str(err), pytrace=False)
     options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
-                             budget=request.config.getoption("--budget"), weights=weights)
+                             budget=request.config.getoption("--budget"), weights=weights, sandbox=isolation)
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
     workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch),
                               weights=Path(weights) if weights else None)
@@ -82,6 +89,8 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         execution = session.run_all()
         notebook = Notebook(session, execution, device=resolve_device(request.config.getoption("--device")),
                             original=loaded.notebook)
+        if isolation == "none":
+            notebook.notes.append(sandbox.not_isolated_note(request.config.getoption("--sandbox")))
         collector = _collector(request.config)
         if collector is not None:  # the grader's run: hand it the cells and the figures checks add
             collector.execution, collector.plots = execution, notebook.plots

@@ -4,21 +4,24 @@ The protocol, one call:
 1. The grader makes a fresh folder under the request root (in the workdir) and writes
    `request.json` ({"probe", "payload", "workdir"}) and, when there are tensors,
    `inputs.safetensors`. Payload values may refer to tensors as {"$tensor": key}.
-2. It runs one expression in the kernel that loads grader/kernel_side.py by path (once per
-   kernel; later calls reuse it from sys.modules under a private name) and calls its `run(<folder>)`.
-   The kernel runs the grader's interpreter; loading kernel_side by path means a student's
-   own `grader.py` cannot stand in for it.
+2. It runs one expression in the kernel that calls kernel_side's `run(<folder>)`
+   (grader.execute.kernel_side_code: kernel_side.py is loaded by path when the kernel starts, so
+   a student's own `grader.py` cannot stand in for it). kernel_side restores the grader's
+   baseline of torch (what the notebook patched) before the probe and before writing results.
 3. kernel_side resolves book names in the notebook's globals (a `GRADER_NAMES` entry wins
    over the book's name), runs the probe, and writes `response.json`:
-   {"ok": true, "data": {...}, "components": [...]} or {"ok": false, "error": {"kind", "name",
-   "message", "traceback"...}, "components": [...]}, plus `outputs.safetensors` for tensors,
-   which `data` refers to as {"$tensor": key}. "components" says, per name looked up, the
-   name used and where it was defined (module, source file, in_submission).
+   {"ok": true, "data": {...}, "components": [...], "restored": [...]} or {"ok": false, "error":
+   {"kind", "name", "message", "traceback"...}, "components": [...]}, plus `outputs.safetensors`
+   for tensors, which `data` refers to as {"$tensor": key}. "components" says, per name looked
+   up, the name used and where it was defined (module, source file, in_submission, and for the
+   submission's own code the foreign code it uses and whether it was compiled from a string);
+   "restored" names what the notebook had patched.
 4. The grader reads them with `json` and `safetensors.torch.load` only, never pickle, through
    O_NOFOLLOW opens with size caps. No response, a garbled one or a failed probe -> ProbeFailed;
    error kinds "missing" -> ComponentMissing, "imported" -> ComponentImported.
-Every call has a timeout: the kernel is interrupted (ProbeTimeout) and killed if it ignores
-that. Once the kernel is dead, calls raise KernelDied naming the cell or probe it died in.
+Every call has a timeout: the kernel is interrupted (ProbeTimeout, naming the notebook's function
+it was interrupted in and the components the probe had looked up) and killed if it ignores that.
+Once the kernel is dead, calls raise KernelDied naming the cell or probe it died in.
 """
 
 import json
@@ -33,13 +36,8 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from grader.errors import ComponentImported, ComponentMissing, KernelDied, ProbeFailed, ProbeTimeout
-from grader.execute import KernelSession, grader_dir
+from grader.execute import KernelSession, grader_dir, kernel_side_code
 
-KERNEL_SIDE = Path(__file__).with_name("kernel_side.py")
-# One expression, so the notebook's namespace gains no names; kernel_side is compiled once per kernel.
-BOOT = ('(lambda sys: (sys.modules.get("_llm_grader_kernel_side") or sys.modules.setdefault('
-        '"_llm_grader_kernel_side", __import__("types").SimpleNamespace(**__import__("runpy").run_path({script!r}))))'
-        '.run({folder!r}))(__import__("sys"))')
 MiB = 2**20
 _WHOLE = object()
 
@@ -55,6 +53,7 @@ class ProbeResult:
     data: dict
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     components: tuple[dict, ...] = ()  # per name looked up: component, used_name, module, in_submission
+    restored: tuple[str, ...] = ()  # what the notebook had patched and kernel_side put back (torch.manual_seed)
 
     def decoded(self, value=_WHOLE):
         """`data` (or a part of it) with every {"$tensor": key} replaced by its tensor."""
@@ -124,14 +123,35 @@ def read_response(folder: Path, probe: str, limits: ResponseLimits = ResponseLim
     body = _parse_json(raw, probe)
     if not body["ok"]:
         _raise_for(probe, body)
-    components = body.get("components")
-    components = tuple(c for c in components if isinstance(c, dict)) if isinstance(components, list) else ()
+    components = _dicts(body.get("components"))
+    restored = body.get("restored")
+    restored = tuple(str(r)[:200] for r in restored[:50]) if isinstance(restored, list) else ()
     tensors = _parse_tensors(_read_capped(folder / "outputs.safetensors", limits.tensor_bytes, probe), probe)
     data = body.get("data")
     if not isinstance(data, dict):
         raise ProbeFailed(probe=probe, reason="response.json has no `data` object")
     _check_refs(data, tensors, probe)
-    return ProbeResult(data, tensors, components)
+    return ProbeResult(data, tensors, components, restored)
+
+
+def _dicts(value) -> tuple[dict, ...]:
+    return tuple(c for c in value if isinstance(c, dict)) if isinstance(value, list) else ()
+
+
+def interruption(folder: Path, probe: str, limits: ResponseLimits = ResponseLimits()) -> dict:
+    """What an interrupted probe said before it stopped: {"where": the notebook's function it was in,
+    "components": the book names it had looked up}; empty when it said nothing readable."""
+    try:
+        raw = _read_capped(folder / "response.json", limits.json_bytes, probe)
+        body = _parse_json(raw, probe) if raw is not None else {}
+    except ProbeFailed:
+        return {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    if error.get("kind") != "interrupted":
+        return {}
+    where = error.get("where")
+    names = tuple(str(c.get("component"))[:200] for c in _dicts(body.get("components")) if c.get("component"))
+    return {"where": str(where)[:200] if where else None, "components": names}
 
 
 def _check_refs(value, tensors: dict, probe: str) -> None:
@@ -160,10 +180,10 @@ class Probe:
         if not self.session.alive:
             raise KernelDied(where=self.session.where_it_died())
         folder = self._write_request(name, payload or {}, tensors or {})
-        code = BOOT.format(script=str(KERNEL_SIDE), folder=str(folder))
+        code = kernel_side_code(f"run({str(folder)!r})")
         reply = self.session.run_code(code, timeout, label=f"the probe `{name}`")
         if reply.status == "timeout":
-            raise ProbeTimeout(probe=name, seconds=timeout)
+            raise ProbeTimeout(probe=name, seconds=timeout, **interruption(folder, name, self.limits))
         if reply.status == "kernel_died":
             raise KernelDied(where=self.session.where_it_died())
         if reply.status == "error":

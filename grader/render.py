@@ -2,11 +2,12 @@
 CSV and a Gradescope-style results.json."""
 
 import csv
+import io
 from pathlib import Path
 
 import jinja2
 
-from grader.report import Plot, Report
+from grader.report import Plot, Report, write_text_atomic
 
 COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
 MESSAGE_LIMIT = 1_500
@@ -73,16 +74,19 @@ def gradescope_results(report: Report) -> dict:
 
 
 def write_gradebook(reports: list[dict], path: Path) -> None:
-    """One row per student and assignment (from report.json contents): category columns, total, status."""
+    """One row per student and assignment (from report.json contents): category columns, total, status.
+
+    Written atomically: a reader (or a run stopped half-way) never sees a half-written gradebook."""
     categories = list(dict.fromkeys(c["name"] for r in reports for c in r["categories"]))
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["student", "assignment", "option", *categories, "total", "max_score", "status"])
-        for r in sorted(reports, key=lambda r: (r["student"], r["assignment"] or "", r["option"] or "")):
-            scores = {c["name"]: c["score"] for c in r["categories"]}
-            provisional = any(c["provisional"] for c in r["categories"])
-            review = any(c["status"] == "review" for c in r["checks"])
-            status = "problem" if r["problems"] else "review" if review else "provisional" if provisional else "final"
-            writer.writerow([r["student"], r["assignment"] or "", r["option"] or "",
-                             *(f"{scores[c]:g}" if c in scores else "" for c in categories),
-                             f"{r['score']:g}", f"{r['max_score']:g}", status])
+    stream = io.StringIO(newline="")
+    writer = csv.writer(stream)
+    writer.writerow(["student", "assignment", "option", *categories, "total", "max_score", "status"])
+    for r in sorted(reports, key=lambda r: (r["student"], r["assignment"] or "", r["option"] or "")):
+        scores = {c["name"]: c["score"] for c in r["categories"]}
+        provisional = any(c["provisional"] for c in r["categories"])
+        review = any(c["status"] == "review" for c in r["checks"])
+        status = "problem" if r["problems"] else "review" if review else "provisional" if provisional else "final"
+        writer.writerow([r["student"], r["assignment"] or "", r["option"] or "",
+                         *(f"{scores[c]:g}" if c in scores else "" for c in categories),
+                         f"{r['score']:g}", f"{r['max_score']:g}", status])
+    write_text_atomic(path, stream.getvalue())

@@ -2,7 +2,9 @@
 
 import dataclasses
 import json
+import os
 import platform
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,5 +95,23 @@ def environment(device: str, seed: int) -> dict:
     }
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) so that a reader finds the old file or the new one, never a part of either.
+
+    The text goes to a temporary file beside `path`, is flushed to disk, then renamed over `path`;
+    a failure on the way leaves `path` as it was and removes the temporary file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with temporary.open("x", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_json(report: Report, path: Path) -> None:
-    path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")

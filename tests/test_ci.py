@@ -1,12 +1,22 @@
 """The GitHub Actions logic: which submission folders a pull request changes, and the comment text."""
 
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from grader.ci import MARKER, changed_submissions, submission_folder, summary
+from grader.ci import (
+    CUT_NOTE,
+    MARKER,
+    changed_submissions,
+    fit_comment,
+    main,
+    submission_folder,
+    summary,
+)
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 
@@ -60,6 +70,25 @@ def test_deleted_student_folders_are_not_graded(repo):
     assert changed_submissions(base, repo=repo) == []
 
 
+def test_non_ascii_folder_names_are_found_verbatim(repo, capsysbinary):
+    _write(repo, "assignments/a1/zoë 李/assignment1.ipynb")
+    _write(repo, "submissions/a2/\u00e5sa/assignment2.ipynb")
+    base = _commit(repo)
+    assert changed_submissions(base, repo=repo) == ["assignments/a1/zoë 李", "submissions/a2/åsa"]
+    main(["changed", "--base", base, "--repo", str(repo), "-z"])
+    assert capsysbinary.readouterr().out.split(b"\0") == [str(repo / "assignments/a1/zoë 李").encode(),
+                                                         str(repo / "submissions/a2/åsa").encode(), b""]
+
+
+def test_symlinked_and_control_character_folders_are_not_graded(repo, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (repo / "assignments/a2").mkdir(parents=True)
+    (repo / "assignments/a2/eve").symlink_to(outside, target_is_directory=True)
+    _write(repo, "assignments/a1/bo\nb/assignment1.ipynb")
+    base = _commit(repo)
+    assert changed_submissions(base, repo=repo) == []
+
+
 @pytest.mark.parametrize(("path", "folder"), [("submissions/a5/ivy/x.ipynb", "submissions/a5/ivy"),
                                               ("assignments/a1/bo", None), ("src/a1/bo/x", None)])
 def test_submission_folder_of_a_path(path, folder):
@@ -91,13 +120,62 @@ def test_comment_without_reports_says_nothing_was_graded(tmp_path):
 def test_comment_fits_github(tmp_path):
     _report(tmp_path, "ada", 1)
     (tmp_path / "a2" / "ada" / "report.md").write_text("x" * 200_000)
-    assert len(summary(tmp_path)) < 65_536
+    assert len(summary(tmp_path)) <= 65_536
 
 
-def test_the_comment_workflow_looks_for_the_same_marker():
-    assert MARKER in (WORKFLOWS / "comment.yml").read_text()
+def test_a_student_folder_name_cannot_forge_a_table_row(tmp_path):
+    _report(tmp_path, "x | 99 | all checks passed |\n| a2-y", 3)
+    rows = [line for line in summary(tmp_path).splitlines() if line.startswith("| a2/")]
+    cells = re.split(r"(?<!\\)\|", rows[0])
+    assert len(rows) == 1 and [c.strip() for c in cells[2:]] == ["3 / 100", "1 check(s) to fix", ""]
+
+
+LONG_MARKDOWN = "".join(
+    f"## part {i}\n\n| a | b |\n|---|---|\n| {i} | é |\n\n<details><summary>log {i}</summary>\n\n"
+    f"```text\n{'trace line ✓ ' * 20}\n<details>\n~~~\n```\n\nfailed: {i}\n</details>\n\n" for i in range(60))
+
+
+def _balanced(markdown: str) -> bool:
+    """Whether every ``` fence and <details> block in this test's Markdown is closed."""
+    fences = [line for line in markdown.splitlines() if line.startswith("```")]
+    outside = re.sub(r"```.*?```", "", markdown, flags=re.DOTALL)
+    return len(fences) % 2 == 0 and outside.count("<details>") == outside.count("</details>")
+
+
+@pytest.mark.parametrize("limit", [120, 777, 1500, 4096, 10_000, len(LONG_MARKDOWN) - 1])
+def test_a_cut_comment_fits_and_keeps_fences_and_details_closed(limit):
+    cut = fit_comment(LONG_MARKDOWN, limit)
+    assert limit - 400 < len(cut) <= limit and cut.endswith(CUT_NOTE) and _balanced(cut)
+    body = cut.removesuffix(CUT_NOTE)
+    kept = os.path.commonprefix([body, LONG_MARKDOWN])
+    kept = kept[:kept.rfind("\n") + 1]  # whole lines of the original, then only the closing lines
+    assert re.fullmatch(r"(```\n)?(</details>\n)*", body[len(kept):])
+
+
+def test_a_comment_that_fits_is_not_cut():
+    assert fit_comment(LONG_MARKDOWN, len(LONG_MARKDOWN)) == LONG_MARKDOWN
+
+
+def test_the_comment_script_looks_for_the_same_marker():
+    assert f"marker='{MARKER}'" in (WORKFLOWS.parent / "scripts" / "post-comment.sh").read_text()
 
 
 def test_the_grading_workflow_has_no_write_permissions():
     text = (WORKFLOWS / "grade.yml").read_text()
     assert "permissions:\n  contents: read" in text and "secrets." not in text
+
+
+@pytest.mark.parametrize("name", ["grade.yml", "comment.yml"])
+def test_workflows_pin_actions_by_commit_and_bound_their_runs(name):
+    text = (WORKFLOWS / name).read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses and all(re.fullmatch(r"actions/[\w-]+@[0-9a-f]{40}", action) for action, _ in uses)
+    assert all(re.fullmatch(r" # v\d+\.\d+\.\d+", comment) for _, comment in uses)
+    assert "timeout-minutes:" in text and "\nconcurrency:" in text
+
+
+def test_the_grading_workflow_runs_on_every_pull_request_and_never_in_its_checkout():
+    text = (WORKFLOWS / "grade.yml").read_text()
+    assert "paths:" not in text and "apt-get install -y -q bubblewrap" in text
+    assert 'bash "$GITHUB_WORKSPACE/base/.github/scripts/grade-pull-request.sh"' in text
+    assert text.count("run: ") == text.count("working-directory: ${{ runner.temp }}")

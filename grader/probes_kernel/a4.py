@@ -213,7 +213,8 @@ def probe_loss_batch(req):
     reached = None
     if loss.requires_grad and loss.dim() == 0:  # does loss.backward() reach the model's weights?
         loss.backward()
-        reached = sum(float(q.grad.abs().sum()) for q in model.parameters() if q.grad is not None) > 0
+        with req.guard():  # judged with the grader's torch, whatever the student's code patched
+            reached = sum(float(q.grad.abs().sum()) for q in model.parameters() if q.grad is not None) > 0
     return {"type": "Tensor", "loss": loss.detach().float().cpu(), "requires_grad": bool(loss.requires_grad),
             "reaches_weights": reached}
 
@@ -533,9 +534,10 @@ def _sample_nucleus(req, fn, row, top_p):
     if isinstance(out, (tuple, list)):
         out = out[0]
     if isinstance(out, torch.Tensor) and out.numel() == row.numel() and out.is_floating_point():
-        out = out.reshape(-1)
-        is_probs = bool(torch.isfinite(out).all() and (out >= 0).all() and abs(float(out.sum()) - 1) < 1e-3)
-        kept = out > 0 if is_probs else torch.isfinite(out)
+        with req.guard():
+            out = out.reshape(-1)
+            is_probs = bool(torch.isfinite(out).all() and (out >= 0).all() and abs(float(out.sum()) - 1) < 1e-3)
+            kept = out > 0 if is_probs else torch.isfinite(out)
         return {"kind": "probabilities" if is_probs else "filtered logits", "kept": kept}
     tokens = []  # a sampler returning one token per call
     for _ in range(p["rows"] // 4):

@@ -325,7 +325,8 @@ def _probe_loss_batch(req):
     reached = []
     if loss.requires_grad and loss.numel() == 1:
         loss.backward()
-        reached = [n for n, q in model.named_parameters() if q.grad is not None and bool(q.grad.abs().sum() > 0)]
+        with req.guard():  # judged with the grader's torch, whatever the student's code patched
+            reached = [n for n, q in model.named_parameters() if q.grad is not None and bool(q.grad.abs().sum() > 0)]
     return {"loss": loss.detach().float().cpu(), "requires_grad": bool(loss.requires_grad),
             "weights_reached": len(reached), "head_reached": any(n.startswith("out_head.") for n in reached)}
 

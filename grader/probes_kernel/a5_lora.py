@@ -188,10 +188,11 @@ def probe_wrapper(req):
     with torch.no_grad():
         output = wrapper(x)
     return {"parameters": parameters, "output": output, "plain": plain,
-            "holds_linear": any(m is linear for m in wrapper.modules()), "reached": _reached(wrapper, linear, x, torch)}
+            "holds_linear": any(m is linear for m in wrapper.modules()),
+            "reached": _reached(req, wrapper, linear, x, torch)}
 
 
-def _reached(wrapper, linear, x, torch):
+def _reached(req, wrapper, linear, x, torch):
     """Names of the wrapper's own parameters (not the wrapped layer's) that a gradient reaches once they all hold
     random values (B no longer zero), on a copy of the wrapper."""
     import copy
@@ -211,7 +212,8 @@ def _reached(wrapper, linear, x, torch):
         (out * torch.randn(out.shape, generator=generator)).sum().backward()
     except RuntimeError:
         return []
-    return [n for n, q in own if q.grad is not None and bool(q.grad.abs().sum() > 0)]
+    with req.guard():  # judged with the grader's torch, whatever the student's code patched
+        return [n for n, q in own if q.grad is not None and bool(q.grad.abs().sum() > 0)]
 
 
 # ---------------------------------------------------------------- replace_linear_with_lora (E.4)
@@ -312,7 +314,8 @@ def probe_lora_train(req):
         optimizer.step()
         losses.append(float(loss))
     base_ids = set(names)
-    changed = [(n, id(q) in base_ids) for n, q in named if not torch.equal(before[n], q.detach())]
+    with req.guard():
+        changed = [(n, id(q) in base_ids) for n, q in named if not torch.equal(before[n], q.detach())]
     return {"losses": losses, "trainable": sum(q.numel() for q in trainable), "lora_tensors": lora_total,
             "base_changed": [n for n, is_base in changed if is_base][:MAX_NAMES],
             "lora_changed": sum(1 for _, is_base in changed if not is_base)}
