@@ -1,4 +1,5 @@
-"""`grade PATH... --out DIR`: grade every submission under the paths and write their reports."""
+"""`grade PATH... --out DIR`: grade every submission under the paths and write their reports;
+`grade merge DIR... --out OUT`: join the reports of several (sharded) runs."""
 
 import argparse
 import contextlib
@@ -19,6 +20,7 @@ from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
 from grader.report import write_text_atomic
 from grader.rubric import RubricError, load_overrides
+from grader.shard import copy_reports, gather, in_shard, parse_shard
 
 EPILOG = """\
 examples:
@@ -27,6 +29,8 @@ examples:
   grade path/to/assignment3.ipynb            one notebook
   grade submissions/ -j 2 --only a3          the a3 submissions, two at a time
   grade submissions/ --overrides overrides.toml --force
+  grade submissions/ --shard 2/4 --out shard-2   one machine's share of four
+  grade merge shard-1 shard-2 shard-3 shard-4 --out reports   join the shares (see grade merge -h)
 
 Each submission gets <out>/<assignment>/<student>/report.json (and report.md, report.html);
 <out>/gradebook.csv has a row per report.json under <out>, so grading a subset (one student,
@@ -34,6 +38,9 @@ Each submission gets <out>/<assignment>/<student>/report.json (and report.md, re
 (its report is reused) unless --force. Exit status is 0 whenever grading ran, whatever the
 scores. Ctrl-C (or SIGTERM) stops the run: finished reports stay, the gradebook is written
 from them, the exit status is 130 (143); the same command again grades the rest.
+--shard K/N grades the submissions whose report folder name (a2/ada) hashes to share K of N:
+the same share on every machine, whatever the order of the paths; a share with no submission
+exits 0. A folder named merge is graded as ./merge.
 
 overrides.toml, one table per instructor decision:
   [[override]]
@@ -63,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
     parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
     parser.add_argument("--force", action="store_true", help="grade again even if a submission is unchanged")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="grade only share K of N of the submissions (see below)")
     parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"),
                         help="isolate each notebook's kernel with bubblewrap: auto uses it when it works, "
                              "none runs without isolation")
@@ -133,11 +142,16 @@ def saved_reports(out: Path) -> list[dict]:
     return reports
 
 
-def update_gradebook(out: Path) -> int:
-    """Rewrite <out>/gradebook.csv from every report under out (not only this run's); returns its rows."""
+def rebuild_gradebook(out: Path) -> list[dict]:
+    """Rewrite <out>/gradebook.csv from every report under out (not only this run's); returns those reports."""
     reports = saved_reports(out)
     write_gradebook(reports, out / "gradebook.csv")
-    return len(reports)
+    return reports
+
+
+def update_gradebook(out: Path) -> int:
+    """Rewrite <out>/gradebook.csv (see rebuild_gradebook); returns its rows."""
+    return len(rebuild_gradebook(out))
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -213,6 +227,13 @@ def review_summary(reports: list[dict]) -> str:
             "(status \"review\" in the gradebook; see each report's \"Held for review\")")
 
 
+def print_summary(results: list[tuple[dict, bool]], out: Path, what: str) -> None:
+    """The end of a run: a row per (report, reused), the review count, and `what` with where the reports are."""
+    print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
+    print(review_summary([report for report, _ in results]))
+    print(f"\n{what}; reports in {out}/, gradebook in {out / 'gradebook.csv'}")
+
+
 def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
               force: bool) -> list[tuple[dict, bool]]:
     """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
@@ -237,6 +258,9 @@ def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     args = parse_args(argv)
     try:
         overrides = load_overrides(args.overrides) if args.overrides else ()
@@ -249,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     if not submissions:
         print(f"no submissions found under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 1
+    if args.shard:
+        found, submissions = len(submissions), in_shard(submissions, args.shard)
+        if not submissions:
+            print(f"shard {args.shard[0]}/{args.shard[1]} holds none of the {found} submission(s) found; "
+                  "nothing to grade")
+            return 0
     if args.weights is not None and not args.weights.is_dir():
         print(f"grade: --weights {args.weights} is not a folder", file=sys.stderr)
         return 2
@@ -264,9 +294,44 @@ def main(argv: list[str] | None = None) -> int:
                   "the same command again grades the rest", file=sys.stderr)
             return 128 + stop.signum
     update_gradebook(args.out)
-    print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
-    print(review_summary([report for report, _ in results]))
-    print(f"\n{len(results)} submission(s); reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
+    print_summary(results, args.out, f"{len(results)} submission(s)")
+    return 0
+
+
+MERGE_EPILOG = """\
+Copies every <assignment>/<student>/ report folder of each DIR into OUT (over the same folder
+there), then rebuilds OUT/gradebook.csv from every report under OUT. Two DIRs holding the same
+submission with different report.json files stop the merge (nothing is copied, exit status 2)
+unless --force, which keeps the one of the DIR named last.
+
+example (the shards of `grade submissions/ --shard K/3 --out shard-K`):
+  grade merge shard-1 shard-2 shard-3 --out reports
+"""
+
+
+def merge_main(argv: list[str]) -> int:
+    """`grade merge DIR... --out OUT`: join the reports of several runs into one folder and gradebook."""
+    parser = argparse.ArgumentParser(prog="grade merge", description="Join the reports of several grade runs.",
+                                     epilog=MERGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="--out folders of grade runs")
+    parser.add_argument("--out", type=Path, required=True, help="the joined reports folder")
+    parser.add_argument("--force", action="store_true", help="on differing copies, keep the last DIR's report")
+    args = parser.parse_args(argv)
+    missing = [str(d) for d in args.dirs if not d.is_dir()]
+    if missing:
+        print(f"grade merge: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    chosen, conflicts = gather(args.dirs)
+    if conflicts and not args.force:
+        print(f"grade merge: {len(conflicts)} submission(s) have different reports in two folders; nothing "
+              "was merged (--force keeps the report of the folder named last):\n  " + "\n  ".join(conflicts),
+              file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    copy_reports(chosen, args.out)
+    reports = rebuild_gradebook(args.out)
+    print_summary([(report, False) for report in reports], args.out,
+                  f"{len(chosen)} report(s) merged from {len(args.dirs)} folder(s), {len(reports)} in all")
     return 0
 
 
