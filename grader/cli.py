@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from grader import __version__
+from grader.classview import write_class_view
 from grader.grade import FORMATS, GradeOptions, children_stopped, grade_isolated, report_dir
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
@@ -143,9 +144,11 @@ def saved_reports(out: Path) -> list[dict]:
 
 
 def rebuild_gradebook(out: Path) -> list[dict]:
-    """Rewrite <out>/gradebook.csv from every report under out (not only this run's); returns those reports."""
+    """Rewrite <out>/gradebook.csv and the class view (index.html, class-summary.json, the wide
+    gradebook-<assignment>.csv files) from every report under out (not only this run's); returns those reports."""
     reports = saved_reports(out)
     write_gradebook(reports, out / "gradebook.csv")
+    write_class_view(reports, out)
     return reports
 
 

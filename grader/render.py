@@ -3,11 +3,13 @@ CSV and a Gradescope-style results.json."""
 
 import csv
 import io
+import textwrap
 from pathlib import Path
 
 import jinja2
 
 from grader.report import Plot, Report, write_text_atomic
+from grader.score import CategoryScore, CheckResult, ItemScore
 
 COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
 MESSAGE_LIMIT = 1_500
@@ -62,15 +64,66 @@ def render_html(report: Report) -> str:
     return _environment().get_template("report.html.j2").render(report=report)
 
 
+# Gradescope autograder results (the published results.json specification): one test per rubric
+# category, Markdown everywhere. Every test stays "visible", provisional ones included: the
+# student's total is the sum of these tests, so hiding one ("after_published") would leave part of
+# the score unexplained; its output says instead that the course staff confirm it. Staff also
+# see the autograder's stdout ("hidden" keeps it from students: it is the grader's log).
+GRADESCOPE_MARKS = {"fail": "❌ failed", "error": "❌ error", "review": "⏸️ held for review",
+                    "pass": "✅ passed", "skip": "➖ skipped"}
+GRADESCOPE_ORDER = {"fail": 0, "error": 0, "review": 1, "pass": 2, "skip": 3}
+
+
+def _markdown_check(check: CheckResult) -> str:
+    """One list item: verdict, title, points, where to look, and (unless it passed) the message."""
+    where = " · ".join(filter(None, [check.component and f"`{check.component}`",
+                                     check.section and f"book section {check.section}"]))
+    points = f" ({check.points:g} / {check.max_points:g})" if check.max_points else ""
+    line = f"- {GRADESCOPE_MARKS.get(check.status, check.status)}: **{check.title}**{points}" + \
+        (f" — {where}" if where else "")
+    if check.status == "review":
+        line += "\n  Its points are held until the course staff decide; they are neither given nor lost."
+    if check.message and check.status != "pass":
+        line += "\n" + textwrap.indent(_clip(check.message), "  ")
+    return line
+
+
+def _markdown_item(item: ItemScore) -> str:
+    """One rubric item: points, evidence, and whether the course staff still have to decide."""
+    label = (f" *({item.held:g} points held for review)*" if item.held else
+             " *(provisional: the course staff confirm)*" if item.provisional else "")
+    return f"- {item.title}: {item.score:g} / {item.max_score:g}" + (f" — {item.evidence}" if item.evidence else "") + label
+
+
+def _markdown_category(category: CategoryScore, checks: list[CheckResult]) -> str:
+    """A category's Gradescope output: provisional note, rubric items, then its checks, failing first."""
+    note = category.note
+    if category.provisional:
+        note = f"**Provisional:** {note or 'the course staff confirm this score'}."
+    parts = [note, "\n".join(map(_markdown_item, category.items))]
+    ordered = sorted(checks, key=lambda c: GRADESCOPE_ORDER.get(c.status, 0))
+    if ordered:
+        parts.append("**Checks**\n\n" + "\n".join(map(_markdown_check, ordered)))
+    return "\n\n".join(p for p in parts if p)
+
+
 def gradescope_results(report: Report) -> dict:
-    """Gradescope's results.json: total score and one entry per check."""
-    tests = [{"name": f"{c.component or 'general'}: {c.title}", "score": c.points, "max_score": c.max_points,
-              "status": "passed" if c.status == "pass" else "failed",
-              "output": f"Held for review by the course staff: {c.message}" if c.status == "review" else c.message}
-             for c in report.checks if c.max_points or c.status != "skip"]
-    tests += [{"name": f"{cat.name} (provisional)", "score": cat.score, "max_score": cat.max_score,
-               "output": cat.note} for cat in report.categories if cat.provisional]
-    return {"score": report.score, "output": "; ".join(report.problems), "tests": tests}
+    """Gradescope's results.json: one test per rubric category, whose scores add up to `score`.
+
+    Each test's score is rounded to 2 decimals; the rounding remainder goes on the last test, so
+    Gradescope's sum of the tests equals the report's score exactly (to the cent)."""
+    total = round(report.score, 2)
+    tests = [{"name": cat.name, "score": round(cat.score, 2), "max_score": round(cat.max_score, 2),
+              "output": _markdown_category(cat, [c for c in report.checks if c.category == cat.name]),
+              "output_format": "md", "visibility": "visible"} for cat in report.categories]
+    if tests:
+        tests[-1]["score"] = round(tests[-1]["score"] + total - sum(t["score"] for t in tests), 2)
+    notes = [f"**Not graded:** {p}" for p in report.problems] + [f"Note: {w}" for w in report.warnings]
+    output = f"**{total:g} / {report.max_score:g}** for {report.assignment or 'this submission'}" + \
+        (f" ({report.option})" if report.option else "") + "".join(f"\n\n{n}" for n in notes)
+    return {"score": total, "execution_time": round(report.duration_s), "output": output, "output_format": "md",
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"grader_version": report.grader_version, "schema_version": report.schema_version}}
 
 
 def write_gradebook(reports: list[dict], path: Path) -> None:
@@ -83,10 +136,16 @@ def write_gradebook(reports: list[dict], path: Path) -> None:
     writer.writerow(["student", "assignment", "option", *categories, "total", "max_score", "status"])
     for r in sorted(reports, key=lambda r: (r["student"], r["assignment"] or "", r["option"] or "")):
         scores = {c["name"]: c["score"] for c in r["categories"]}
-        provisional = any(c["provisional"] for c in r["categories"])
-        review = any(c["status"] == "review" for c in r["checks"])
-        status = "problem" if r["problems"] else "review" if review else "provisional" if provisional else "final"
         writer.writerow([r["student"], r["assignment"] or "", r["option"] or "",
                          *(f"{scores[c]:g}" if c in scores else "" for c in categories),
-                         f"{r['score']:g}", f"{r['max_score']:g}", status])
+                         f"{r['score']:g}", f"{r['max_score']:g}", gradebook_status(r)])
     write_text_atomic(path, stream.getvalue())
+
+
+def gradebook_status(report: dict) -> str:
+    """A report's (report.json contents) status in the gradebooks: problem, review, provisional or final."""
+    if report["problems"]:
+        return "problem"
+    if any(c["status"] == "review" for c in report["checks"]):
+        return "review"
+    return "provisional" if any(c["provisional"] for c in report["categories"]) else "final"

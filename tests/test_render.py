@@ -69,12 +69,12 @@ def test_markdown_stays_under_githubs_limit_whatever_was_printed():
     assert len(render_markdown(_report(checks=tuple([noisy] * 50)))) < 65_536
 
 
-def test_gradescope_export_has_the_total_and_each_check():
-    results = gradescope_results(_report())
+def test_gradescope_export_has_the_total_and_a_test_per_category():
+    results = gradescope_results(_report(categories=(*_report().categories, CategoryScore("Code Quality", 0.0, 25.0))))
     assert results["score"] == 42.0
     by_name = {t["name"]: t for t in results["tests"]}
-    assert by_name["MultiHeadAttention: MultiHeadAttention exists"]["score"] == 2.0
-    assert by_name["Understanding (provisional)"]["max_score"] == 25.0
+    assert list(by_name) == ["Correctness", "Understanding", "Code Quality"]
+    assert by_name["Understanding"]["max_score"] == 25.0 and "**Provisional:**" in by_name["Understanding"]["output"]
 
 
 def test_gradebook_has_a_row_per_student_and_assignment(tmp_path):
