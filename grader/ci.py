@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+from grader.comment import to_look_at
 from grader.load import submission_label
 
 MARKER = "<!-- llm-autograder -->"
@@ -97,8 +98,7 @@ def summary(out: Path) -> str:
     lines = [MARKER, "## Autograder", "", "| Submission | Score | |", "|---|---:|---|"]
     for report, _ in reports:
         label = submission_label(report["assignment"], report["option"], report["student"])
-        failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
-        note = report["problems"][0][:120] if report["problems"] else f"{failed} check(s) to fix" if failed else "all checks passed"
+        note = report["problems"][0][:120] if report["problems"] else to_look_at(report["checks"]) or "all checks passed"
         lines.append(f"| {_cell(label)} | {report['score']:g} / {report['max_score']:g} | {_cell(note)} |")
     body = "\n".join(lines) + "\n"
     for _, folder in reports:

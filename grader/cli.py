@@ -16,7 +16,15 @@ from pathlib import Path
 
 from grader import __version__
 from grader.classview import write_class_view
-from grader.grade import FORMATS, GradeOptions, children_stopped, grade_isolated, report_dir
+from grader.grade import (
+    FORMATS,
+    GradeOptions,
+    children_stopped,
+    grade_isolated,
+    report_dir,
+    rescore,
+    write_reports,
+)
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
 from grader.report import write_text_atomic
@@ -30,6 +38,7 @@ examples:
   grade path/to/assignment3.ipynb            one notebook
   grade submissions/ -j 2 --only a3          the a3 submissions, two at a time
   grade submissions/ --overrides overrides.toml --force
+  grade submissions/ --overrides overrides.toml --rescore   apply overrides without running notebooks
   grade submissions/ --shard 2/4 --out shard-2   one machine's share of four
   grade merge shard-1 shard-2 shard-3 shard-4 --out reports   join the shares (see grade merge -h)
 
@@ -42,6 +51,9 @@ from them, the exit status is 130 (143); the same command again grades the rest.
 --shard K/N grades the submissions whose report folder name (a2/ada) hashes to share K of N:
 the same share on every machine, whatever the order of the paths; a share with no submission
 exits 0. A folder named merge is graded as ./merge.
+--rescore scores every submission that has a report.json under --out again from its saved checks
+and signals, with the current rubric and overrides, without running its notebook (well under a
+second each); a submission without one, or whose report predates --rescore, is graded normally.
 
 overrides.toml, one table per instructor decision:
   [[override]]
@@ -71,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
     parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
     parser.add_argument("--force", action="store_true", help="grade again even if a submission is unchanged")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the saved reports again (current rubric and overrides) without running notebooks")
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="grade only share K of N of the submissions (see below)")
     parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"),
@@ -78,6 +92,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "none runs without isolation")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
     args = parser.parse_args(argv)
+    if args.rescore and args.force:
+        parser.error("--rescore and --force exclude each other (--force runs every notebook again)")
     args.formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     unknown = set(args.formats) - set(FORMATS)
     if unknown:
@@ -101,12 +117,16 @@ def grader_digest() -> str:
 
 
 def fingerprint(submission: Submission, options: GradeOptions) -> str:
-    """Changes when the submission's files, the grader or the grading options change."""
-    digest = hashlib.sha256(f"{grader_digest()}\n{json.dumps(asdict(options), sort_keys=True, default=str)}".encode())
-    digest.update(json.dumps(options.overrides_for(submission), default=str).encode())
+    """Changes when the submission's files, the grader or the grading options change: three hashes,
+    "grader:submission:overrides" (the grader and the options but overrides; the submission's files;
+    its overrides), so `--rescore` can tell whether a saved report's checks are still current."""
+    settings = json.dumps({**asdict(options), "overrides": ()}, sort_keys=True, default=str)
+    grader = hashlib.sha256(f"{grader_digest()}\n{settings}".encode()).hexdigest()
+    files = hashlib.sha256()
     for path in sorted(p for p in submission.folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(submission.folder)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+        files.update(str(path.relative_to(submission.folder)).encode() + b"\0" + path.read_bytes())
+    overrides = hashlib.sha256(json.dumps(options.overrides_for(submission), default=str).encode()).hexdigest()
+    return f"{grader}:{files.hexdigest()}:{overrides}"
 
 
 def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool) -> tuple[Path, bool]:
@@ -122,6 +142,38 @@ def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, fo
     folder = grade_isolated(submission, out, options, timeout=options.budget + 300)
     write_text_atomic(stamp, key)
     return folder, False
+
+
+def rescore_cached(submission: Submission, out: Path, options: GradeOptions) -> tuple[Path, str]:
+    """(report folder, what was done): the saved report scored again without running the notebook
+    (`grade.rescore`); graded normally where there is no saved report or it cannot be scored again.
+
+    fingerprint.txt stays the mark of a report identical to a fresh grading: it is written again
+    (with the new overrides) only where the saved report's grader, options and submission files are
+    the current ones; otherwise it is removed, so the next `grade` without --rescore runs the notebook."""
+    folder = report_dir(out, submission)
+    stamp = folder / "fingerprint.txt"
+    try:
+        saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = None
+    report = rescore(saved, submission, options) if isinstance(saved, dict) else None
+    if report is None:
+        folder, reused = grade_cached(submission, out, options, force=False)
+        why = "no saved report" if saved is None else "its saved report predates --rescore"
+        return folder, "reused" if reused else f"graded: {why}"
+    old = stamp.read_text().split(":") if stamp.exists() else []
+    key = fingerprint(submission, options)
+    stamp.unlink(missing_ok=True)  # written last, as in grade_cached
+    write_reports(report, folder, options.formats)
+    if old[:2] == key.split(":")[:2]:
+        write_text_atomic(stamp, key)
+        return folder, "rescored"
+    if len(old) != 3:
+        return folder, "rescored; its grading left no fingerprint: plain `grade` runs it again"
+    changed = " and ".join(what for what, was, now in zip(("the grader", "the submission"), old, key.split(":"))
+                           if was != now)
+    return folder, f"rescored; {changed} changed since its grading: plain `grade` runs it again"
 
 
 REPORT_KEYS = {"student", "assignment", "option", "score", "max_score", "categories", "checks", "problems"}
@@ -212,13 +264,14 @@ class Progress:
             self._status()
 
 
-def summary_row(report: dict, reused: bool) -> str:
+def summary_row(report: dict, reused: bool | str) -> str:
+    """A line per submission; `reused` is True (" (reused)") or what was done ("rescored", ...)."""
     label = submission_label(report["assignment"], report["option"], report["student"])
     failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
     held = sum(c["status"] == "review" for c in report["checks"])
     note = report["problems"][0] if report["problems"] else f"{failed} check(s) failed" if failed else "all checks passed"
     note += f", {held} held for review" if held and not report["problems"] else ""
-    return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{' (reused)' if reused else ''}"
+    return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{f' ({reused})' if isinstance(reused, str) else ' (reused)' if reused else ''}"
 
 
 def review_summary(reports: list[dict]) -> str:
@@ -230,7 +283,7 @@ def review_summary(reports: list[dict]) -> str:
             "(status \"review\" in the gradebook; see each report's \"Held for review\")")
 
 
-def print_summary(results: list[tuple[dict, bool]], out: Path, what: str) -> None:
+def print_summary(results: list[tuple[dict, bool | str]], out: Path, what: str) -> None:
     """The end of a run: a row per (report, reused), the review count, and `what` with where the reports are."""
     print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
     print(review_summary([report for report, _ in results]))
@@ -238,13 +291,16 @@ def print_summary(results: list[tuple[dict, bool]], out: Path, what: str) -> Non
 
 
 def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
-              force: bool) -> list[tuple[dict, bool]]:
+              force: bool, rescoring: bool = False) -> list[tuple[dict, bool | str]]:
     """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
-    kernels are killed and the threads waited for before it is raised on."""
+    kernels are killed and the threads waited for before it is raised on. `rescoring`: see rescore_cached."""
     progress = Progress(len(submissions))
 
     def one(submission: Submission) -> tuple[dict, bool]:
-        folder, reused = grade_cached(submission, out, options, force=force)
+        if rescoring:
+            folder, reused = rescore_cached(submission, out, options)
+        else:
+            folder, reused = grade_cached(submission, out, options, force=force)
         report = json.loads((folder / "report.json").read_text())
         progress.finished(summary_row(report, reused))
         return report, reused
@@ -290,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                            weights=str(args.weights.resolve()) if args.weights else None, sandbox=args.sandbox)
     with stoppable():
         try:
-            results = grade_all(submissions, args.out, options, jobs=args.jobs, force=args.force)
+            results = grade_all(submissions, args.out, options, jobs=args.jobs, force=args.force,
+                                rescoring=args.rescore)
         except Stopped as stop:
             kept = update_gradebook(args.out)
             print(f"\ngrade: stopped by {stop}; {kept} report(s) kept in {args.out}/ and its gradebook.csv; "

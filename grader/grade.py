@@ -7,6 +7,7 @@ child with its kernels (a stopped batch).
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -16,20 +17,26 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pytest
 
 from grader import evidence
 from grader.collect import Collector
+from grader.execute import CellResult
 from grader.load import Submission, load_notebook
-from grader.render import gradescope_results, render_html, render_markdown
-from grader.report import Report, environment, write_json, write_text_atomic
+from grader.render import gradescope_results, notebook_figures, render_html, render_markdown
+from grader.report import (
+    BindingRecord,
+    Plot,
+    Report,
+    environment,
+    write_json,
+    write_text_atomic,
+)
 from grader.rubric import load_rubric
-from grader.score import Override, score
-
-
+from grader.score import CheckResult, Override, score
 
 FORMATS = ("md", "html", "json", "gradescope")
 SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder never shadows the grader
@@ -81,7 +88,7 @@ def _problem_report(submission: Submission, problems: list[str], options: GradeO
                   rubric.max_score if rubric else 0.0, scored.categories if scored else (), (),
                   duration_s=round(time.monotonic() - started, 2),
                   environment=environment(options.device, options.seed), problems=tuple(problems),
-                  warnings=submission.warnings)
+                  warnings=submission.warnings, signals={})
 
 
 def grade_submission(submission: Submission, options: GradeOptions = GradeOptions()) -> Report:
@@ -105,7 +112,8 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
                   environment=environment(options.device, options.seed), problems=tuple(problems),
                   warnings=submission.warnings + _cell_warnings(execution) + tuple(collector.notes),
                   plots=tuple(collector.plots),
-                  bindings=tuple(collector.bindings.values()))
+                  bindings=tuple(collector.bindings.values()), signals=signals,
+                  figures=notebook_figures(loaded.notebook))
 
 
 def read_readme(folder: Path) -> str | None:
@@ -136,6 +144,58 @@ def gather_signals(rubric, submission: Submission, notebook, execution) -> dict[
             elif item.kind == "readme":
                 signals[item.id] = evidence.readme_answers(readme, item.terms, item.min_terms)
     return signals
+
+
+def _known(cls, data: dict) -> dict:
+    """The keys of `data` that `cls` takes (a report written by a newer grader may hold more)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def report_from_dict(data: dict) -> Report:
+    """A Report back from its report.json (lists become tuples, records their dataclasses)."""
+    checks = tuple(CheckResult(**_known(CheckResult, c)) for c in data.get("checks", ()))
+    cells = tuple(CellResult(**_known(CellResult, c)) for c in data.get("cells", ()))
+    plots = tuple(Plot(**{k: _tuples(v) if k != "series" else v for k, v in _known(Plot, p).items()})
+                  for p in data.get("plots", ()))
+    bindings = tuple(BindingRecord(**{k: _tuples(v) for k, v in _known(BindingRecord, b).items()})
+                     for b in data.get("bindings", ()))
+    rest = {k: _tuples(v) if k in ("problems", "warnings") else v for k, v in _known(Report, data).items()
+            if k not in ("checks", "cells", "plots", "bindings", "categories")}
+    return Report(**{**rest, "categories": (), "checks": checks, "cells": cells, "plots": plots, "bindings": bindings})
+
+
+def rescore(saved: dict, submission: Submission, options: GradeOptions = GradeOptions()) -> Report | None:
+    """The report of an earlier grading (its report.json, as a dict) scored again with the current rubric
+    and overrides, from its saved checks and signals: nothing is run. None where the saved report cannot
+    be scored again: it predates recorded signals, or the rubric now has a signal/readme item it did not
+    measure (then grade the submission)."""
+    signals = saved.get("signals")
+    if signals is None:
+        return None
+    report = report_from_dict(saved)
+    if not report.assignment:
+        return dataclasses.replace(report, rescored=True)
+    rubric = load_rubric(report.assignment, report.option)
+    measured = {k: evidence.Signal(**_known(evidence.Signal, v)) for k, v in signals.items()}
+    wanted = {i.id for c in rubric.categories for i in c.items if i.kind in ("signal", "readme")}
+    if wanted - measured.keys() and not report.problems:  # a problem report measured nothing, on purpose
+        return None
+    scored = score(rubric, list(report.checks), measured, options.overrides_for(submission))
+    return dataclasses.replace(report, score=scored.score, max_score=rubric.max_score, categories=scored.categories,
+                               checks=scored.checks, signals=measured, rescored=True, figures=_figures(submission))
+
+
+def _figures(submission: Submission) -> tuple:
+    """The notebook's saved figures for report.html (report.json leaves them out), read again."""
+    if submission.problem or submission.notebook is None:
+        return ()
+    loaded = load_notebook(submission.notebook)
+    return () if loaded.problem else tuple(notebook_figures(loaded.notebook))
 
 
 def _cell_warnings(execution) -> tuple[str, ...]:

@@ -23,6 +23,19 @@ class Plot:
     series: dict = dataclasses.field(default_factory=dict)  # lines: label -> list of y values
     matrix: tuple = ()  # rows of values in [0, 1]
     labels: tuple = ()  # matrix row/column labels
+    x_label: str | None = None  # axis titles; None: lines get one from the title ("each step" -> "step", "loss")
+    y_label: str | None = None
+
+
+@dataclass(frozen=True)
+class NotebookFigure:
+    """One image the notebook itself saved in a code cell's outputs (matplotlib's PNG), for the HTML page.
+
+    `data` is the PNG in base64; empty where the image was left out, and `note` then says why."""
+
+    cell: int  # position among all the notebook's cells, from 0 (as CellResult.index)
+    data: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,11 +72,20 @@ class Report:
     warnings: tuple[str, ...] = ()
     plots: tuple[Plot, ...] = ()
     bindings: tuple[BindingRecord, ...] = ()  # how each component was found and its weights loaded
+    # The notebook's own saved figures, for report.html only: they stay out of report.json (they are
+    # in the notebook already, and would make every gradebook rebuild read megabytes of base64).
+    figures: tuple[NotebookFigure, ...] = ()
+    # The evidence behind rubric items of kind "signal"/"readme", by item id ({id, value, evidence}),
+    # so `grade --rescore` can score again without running the notebook. None: not recorded (older reports).
+    signals: dict | None = None
+    rescored: bool = False  # scored again (`grade --rescore`) from the checks and signals of an earlier grading
     grader_version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        del data["figures"]
+        return data
 
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status in ("fail", "error")]

@@ -99,7 +99,7 @@ def _report(out: Path, student: str, score: float, **extra) -> None:
     folder = out / "a2" / student
     folder.mkdir(parents=True)
     report = {"student": student, "assignment": "a2", "option": None, "score": score, "max_score": 100,
-              "checks": [{"status": "fail"}], "problems": [], **extra}
+              "checks": [{"status": "fail", "points": 0, "max_points": 5}], "problems": [], **extra}
     (folder / "report.json").write_text(json.dumps(report))
     (folder / "report.md").write_text(f"## details for {student}\n")
 
@@ -109,7 +109,7 @@ def test_comment_starts_with_the_marker_and_lists_every_submission(tmp_path):
     _report(tmp_path, "bo", 0, problems=["assignment2.ipynb is not a valid notebook file"])
     text = summary(tmp_path)
     assert text.startswith(MARKER)
-    assert "| a2/ada | 71.5 / 100 | 1 check(s) to fix |" in text
+    assert "| a2/ada | 71.5 / 100 | 1 check to fix |" in text
     assert "not a valid notebook file" in text and "## details for bo" in text
 
 
@@ -127,7 +127,7 @@ def test_a_student_folder_name_cannot_forge_a_table_row(tmp_path):
     _report(tmp_path, "x | 99 | all checks passed |\n| a2-y", 3)
     rows = [line for line in summary(tmp_path).splitlines() if line.startswith("| a2/")]
     cells = re.split(r"(?<!\\)\|", rows[0])
-    assert len(rows) == 1 and [c.strip() for c in cells[2:]] == ["3 / 100", "1 check(s) to fix", ""]
+    assert len(rows) == 1 and [c.strip() for c in cells[2:]] == ["3 / 100", "1 check to fix", ""]
 
 
 LONG_MARKDOWN = "".join(

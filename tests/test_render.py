@@ -61,7 +61,8 @@ def test_html_escapes_student_text():
 
 def test_markdown_lists_the_failed_check_with_its_section():
     text = render_markdown(_report())
-    assert "<b>MultiHeadAttention</b>" in text and "Book section 3.6.2." in text and "42 / 100" in text
+    assert "#### MultiHeadAttention: On the reference's weights" in text and "Book section 3.6.2." in text
+    assert text.startswith("## a2 · ada: 42 / 100 · 1 check to fix\n")
 
 
 def test_markdown_stays_under_githubs_limit_whatever_was_printed():
