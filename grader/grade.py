@@ -87,8 +87,24 @@ def _problem_report(submission: Submission, problems: list[str], options: GradeO
     return Report(submission.student, submission.assignment, submission.option, scored.score if scored else 0.0,
                   rubric.max_score if rubric else 0.0, scored.categories if scored else (), (),
                   duration_s=round(time.monotonic() - started, 2),
-                  environment=environment(options.device, options.seed), problems=tuple(problems),
+                  environment=environment(options.device, options.seed) | submission_version(submission.folder),
+                  problems=tuple(problems),
                   warnings=submission.warnings, signals={})
+
+
+def submission_version(folder: Path) -> dict[str, str]:
+    """{"commit", "submitted"}: the last commit that touched the submission's folder and its time, where the
+    folder lies in a git checkout; {} elsewhere. A folder with a `.git` of its own is not asked (its config
+    would be the student's, and git runs some config entries as commands)."""
+    if folder is None or not Path(folder).is_dir() or (Path(folder) / ".git").exists():
+        return {}
+    try:
+        result = subprocess.run(["git", "-c", "core.fsmonitor=false", "-C", str(folder), "log", "-1",
+                                 "--format=%H %cI", "--", "."], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    fields = result.stdout.split()
+    return {"commit": fields[0], "submitted": fields[1]} if result.returncode == 0 and len(fields) == 2 else {}
 
 
 def grade_submission(submission: Submission, options: GradeOptions = GradeOptions()) -> Report:
@@ -109,7 +125,8 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
     return Report(submission.student, submission.assignment, submission.option, scored.score, rubric.max_score,
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
-                  environment=environment(options.device, options.seed), problems=tuple(problems),
+                  environment=environment(options.device, options.seed) | submission_version(submission.folder),
+                  problems=tuple(problems),
                   warnings=submission.warnings + _cell_warnings(execution) + tuple(collector.notes),
                   plots=tuple(collector.plots),
                   bindings=tuple(collector.bindings.values()), signals=signals,

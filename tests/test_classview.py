@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -11,7 +12,7 @@ import pytest
 from grader.classview import write_class_view
 from grader.cli import main, saved_reports
 from grader.execute import CellResult
-from grader.grade import write_reports
+from grader.grade import submission_version, write_reports
 from grader.report import Report
 from grader.score import CategoryScore, CheckResult
 
@@ -138,3 +139,30 @@ def test_a_partial_regrade_rebuilds_the_class_view_from_all_reports(out, tmp_pat
     assert "eve" in (out / "index.html").read_text() and "dee" in (out / "index.html").read_text()
     students = [row["student"] for row in csv.DictReader((out / "gradebook-a2.csv").open(encoding="utf-8"))]
     assert sorted(students) == sorted(["ada", "bo", "cy", "eve", HOSTILE])
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_report_records_the_commit_and_time_of_the_submission_folder(tmp_path):
+    """The wide gradebook's commit and submitted columns come from git, where the folder is in a checkout."""
+    repo = tmp_path / "course"
+    (repo / "assignments" / "a1" / "ada").mkdir(parents=True)
+    (repo / "assignments" / "a1" / "ada" / "assignment1.ipynb").write_text("{}")
+    (repo / "assignments" / "a1" / "ben").mkdir()
+    (repo / "assignments" / "a1" / "ben" / "x.txt").write_text("ben")
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "ada and ben")
+    (repo / "assignments" / "a1" / "ben" / "x.txt").write_text("ben again")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qam", "ben only")
+    first, latest = _git(repo, "rev-list", "--reverse", "HEAD").split()
+    ada = submission_version(repo / "assignments" / "a1" / "ada")
+    assert ada["commit"] == first and ada["submitted"] == _git(repo, "log", "-1", "--format=%cI", first)
+    assert submission_version(repo / "assignments" / "a1" / "ben")["commit"] == latest
+    outside = tmp_path / "loose"
+    outside.mkdir()
+    assert submission_version(outside) == {}
+    (repo / "assignments" / "a1" / "ada" / ".git").mkdir()  # a nested repository of the student's: not asked
+    assert submission_version(repo / "assignments" / "a1" / "ada") == {}
