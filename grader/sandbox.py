@@ -41,17 +41,20 @@ class SandboxUnavailable(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def bwrap_problem() -> str | None:
-    """None when bwrap can build the sandbox here, else why not (for the message)."""
-    path = shutil.which("bwrap")
-    if path is None:
+    """None when bwrap can build this module's sandbox here (tried once per process with the real layout and
+    this interpreter), else why not (for the message)."""
+    if shutil.which("bwrap") is None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    folder = Path(tempfile.mkdtemp(prefix="llm-grader-probe-"))
     try:
-        probe = subprocess.run([path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-                               capture_output=True, text=True, timeout=30)
+        argv = Bubblewrap(folder, folder).argv([sys.executable, "-c", "import json"])
+        probe = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"bwrap did not start: {err}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if probe.returncode != 0:
-        return f"bwrap cannot create namespaces here: {probe.stderr.strip()[:300]}"
+        return f"bwrap cannot build the sandbox here: {probe.stderr.strip()[:300]}"
     return None
 
 

@@ -194,3 +194,18 @@ def test_a_weights_cache_is_readable_not_writable_in_the_sandbox(tmp_path, short
     assert read.output == "{'n_embd': 768}\n"
     assert write.status == "error" and "Read-only file system" in write.error_message
     assert json.loads((cache / "gpt2" / "124M" / "hparams.json").read_text()) == {"n_embd": 768}
+
+
+@needs_bwrap
+def test_auto_falls_back_when_the_full_layout_cannot_be_built(monkeypatch):
+    """bwrap that runs but cannot build this sandbox (e.g. a mount the machine forbids) is found before grading."""
+    real = sandbox.Bubblewrap.argv
+    monkeypatch.setattr(sandbox.Bubblewrap, "argv",
+                        lambda self, command: real(self, command)[:1] + ["--bind", "/no/such/folder", "/x"]
+                        + real(self, command)[1:])
+    sandbox.bwrap_problem.cache_clear()
+    try:
+        assert "cannot build the sandbox" in sandbox.bwrap_problem()
+        assert sandbox.resolve("auto") == "none"
+    finally:
+        sandbox.bwrap_problem.cache_clear()
