@@ -1,7 +1,9 @@
 """What GitHub Actions needs from the grader, kept out of the YAML so it can be tested.
 
-    python -I -m grader.ci changed --base <sha> [--head HEAD] [--repo DIR] [-z]   submission folders a pull request touches
-    python -I -m grader.ci summary reports/                                        the comment / job-summary Markdown
+    python -I -m grader.ci changed --base <sha> [--head HEAD] [--repo DIR] [-z]
+        submission folders a pull request touches
+    python -I -m grader.ci summary reports/
+        the comment / job-summary Markdown
 
 The comment starts with MARKER so the commenting workflow updates its own comment
 instead of adding a new one on every push. Run it isolated (-I) and outside the pull
@@ -47,7 +49,8 @@ def changed_submissions(base: str, head: str = "HEAD", repo: Path = Path(".")) -
 
     Skipped: a folder that is, or lies under, a symbolic link (it could point out of the checkout), and
     one whose name holds control characters such as newlines (no student's; it could forge report lines)."""
-    folders = sorted({f for f in map(submission_folder, changed_files(base, head, repo)) if f and not CONTROL.search(f)})
+    folders = sorted({f for f in map(submission_folder, changed_files(base, head, repo))
+                      if f and not CONTROL.search(f)})
     return [f for f in folders if (repo / f).is_dir() and (repo / f).resolve() == repo.resolve() / f]
 
 
@@ -98,7 +101,8 @@ def summary(out: Path) -> str:
     lines = [MARKER, "## Autograder", "", "| Submission | Score | |", "|---|---:|---|"]
     for report, _ in reports:
         label = submission_label(report["assignment"], report["option"], report["student"])
-        note = report["problems"][0][:120] if report["problems"] else to_look_at(report["checks"]) or "all checks passed"
+        note = (report["problems"][0][:120] if report["problems"]
+                else to_look_at(report["checks"]) or "all checks passed")
         lines.append(f"| {_cell(label)} | {report['score']:g} / {report['max_score']:g} | {_cell(note)} |")
     body = "\n".join(lines) + "\n"
     for _, folder in reports:
@@ -116,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     changed = sub.add_parser("changed", help="print the submission folders a change touches, one per line")
     changed.add_argument("--base", required=True, help="the pull request's base commit")
     changed.add_argument("--head", default="HEAD")
-    changed.add_argument("--repo", type=Path, default=Path("."), help="the checkout (default: here); folders print under it")
-    changed.add_argument("-z", action="store_true", help="end each folder with NUL, not a newline (any folder name is safe)")
+    changed.add_argument("--repo", type=Path, default=Path("."),
+                         help="the checkout (default: here); folders print under it")
+    changed.add_argument("-z", action="store_true",
+                         help="end each folder with NUL, not a newline (any folder name is safe)")
     report = sub.add_parser("summary", help="print the pull-request comment for a reports folder")
     report.add_argument("out", type=Path)
     args = parser.parse_args(argv)

@@ -269,9 +269,11 @@ def summary_row(report: dict, reused: bool | str) -> str:
     label = submission_label(report["assignment"], report["option"], report["student"])
     failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
     held = sum(c["status"] == "review" for c in report["checks"])
-    note = report["problems"][0] if report["problems"] else f"{failed} check(s) failed" if failed else "all checks passed"
+    note = (report["problems"][0] if report["problems"]
+            else f"{failed} check(s) failed" if failed else "all checks passed")
     note += f", {held} held for review" if held and not report["problems"] else ""
-    return f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}{f' ({reused})' if isinstance(reused, str) else ' (reused)' if reused else ''}"
+    return (f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}"
+            f"{f' ({reused})' if isinstance(reused, str) else ' (reused)' if reused else ''}")
 
 
 def review_summary(reports: list[dict]) -> str:

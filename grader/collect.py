@@ -9,7 +9,8 @@ from grader.checks import REVIEW
 from grader.score import CheckResult
 
 STATUS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
-HYPOTHESIS_NOTES = re.compile(r"\n(Failing test case|Falsifying example|Failing explicit example|Falsifying explicit example)")
+HYPOTHESIS_NOTES = re.compile(r"\n(Failing test case|Falsifying example|Failing explicit example"
+                              r"|Falsifying explicit example)")
 
 
 def check_id(nodeid: str) -> str:

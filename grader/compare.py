@@ -24,7 +24,8 @@ class Comparison:
         if self.shape_problem:
             return f"{what}: {self.shape_problem}"
         return (f"{what} differs from {against} by up to {self.max_abs:.3g} (relative {self.max_rel:.3g}); "
-                f"worst at index {list(self.worst_index)}: got {self.actual_value:.6g}, expected {self.expected_value:.6g}")
+                f"worst at index {list(self.worst_index)}: got {self.actual_value:.6g}, "
+                f"expected {self.expected_value:.6g}")
 
 
 def compare_tensors(actual, expected, *, atol: float = 1e-5, rtol: float = 1e-4) -> Comparison:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LINT_RULES = "F,E9,E7,B"  # pyflakes, syntax errors, statement style, bugbear: real problems, not taste
-LINT_IGNORE = "F401,F811,E402,E731,B018,B905"  # notebook habits: imports kept for later cells, redefinitions, expressions shown
+# notebook habits: imports kept for later cells, redefinitions, expressions shown
+LINT_IGNORE = "F401,F811,E402,E731,B018,B905"
 GIANT_CELL_LINES = 80
 GIANT_FUNCTION_LINES = 60
 LOSS_LINE = re.compile(r"loss[^\n]{0,40}?\d+\.\d+", re.IGNORECASE)
@@ -81,8 +82,9 @@ def lint(notebook_path: Path) -> Signal:
     """ruff's findings on the notebook's code (rules: real problems, not style)."""
     if importlib.util.find_spec("ruff") is None:
         return Signal("lint", 1.0, "ruff is not installed; lint not run")
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--output-format", "json", "--select", LINT_RULES,
-                             "--ignore", LINT_IGNORE, str(notebook_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--output-format", "json",
+                             "--select", LINT_RULES, "--ignore", LINT_IGNORE, str(notebook_path)],
+                            capture_output=True, text=True, timeout=60)
     try:
         findings = json.loads(result.stdout or "[]")
     except json.JSONDecodeError:
@@ -112,7 +114,8 @@ def docstrings(notebook, components: list[str], names: dict[str, str]) -> Signal
     missing = sorted(name for name, has in found.items() if not has)
     value = 1 - len(missing) / len(found)
     detail = f"missing on {', '.join(missing)}" if missing else "all present"
-    return Signal("docstrings", value, f"docstrings on {len(found) - len(missing)} of {len(found)} components ({detail})")
+    return Signal("docstrings", value,
+                  f"docstrings on {len(found) - len(missing)} of {len(found)} components ({detail})")
 
 
 def cell_size(notebook) -> Signal:
@@ -130,7 +133,8 @@ def cell_size(notebook) -> Signal:
             if not isinstance(node, ast.ClassDef) and length > GIANT_FUNCTION_LINES:
                 giants.append(f"`{node.name}` in cell {index + 1} ({length} lines)")
     if not giants:
-        return Signal("cell_size", 1.0, f"no cell over {GIANT_CELL_LINES} lines, no function over {GIANT_FUNCTION_LINES}")
+        return Signal("cell_size", 1.0,
+                      f"no cell over {GIANT_CELL_LINES} lines, no function over {GIANT_FUNCTION_LINES}")
     return Signal("cell_size", max(0.0, 1 - 0.25 * len(giants)), "too long: " + ", ".join(giants[:6]))
 
 
@@ -179,7 +183,8 @@ def training_evidence(notebook) -> Signal:
     figure = plots(notebook)
     if not losses and figure.value == 0:
         return Signal("training_evidence", 0.0, "no printed loss values or plots in the saved outputs")
-    where = f"loss values in cell(s) {', '.join(map(str, sorted(set(losses))[:8]))}" if losses else "a plot, no printed losses"
+    where = (f"loss values in cell(s) {', '.join(map(str, sorted(set(losses))[:8]))}" if losses
+             else "a plot, no printed losses")
     return Signal("training_evidence", 1.0 if losses else 0.5, where)
 
 

@@ -206,8 +206,8 @@ class KernelSession:
         """Start the kernel and run the grader's preload in it; a kernel that cannot start is the grader's fault
         and raises RuntimeError."""
         self._serial += 1
-        self._kernel = Kernel(self.workdir, self.options, self._serial, env=kernel_env(self.workdir, self.options.weights),
-                              state_dir=grader_dir(self.workdir))
+        self._kernel = Kernel(self.workdir, self.options, self._serial,
+                              env=kernel_env(self.workdir, self.options.weights), state_dir=grader_dir(self.workdir))
         reply = self._execute(kernel_side_code("preload()"), self.options.startup_timeout, store_history=False)
         if reply.status != "ok":
             self.close()

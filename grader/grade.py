@@ -121,7 +121,8 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
     execution = collector.execution
     signals = gather_signals(rubric, submission, loaded.notebook, execution)
     scored = score(rubric, collector.checks(), signals, options.overrides_for(submission))
-    problems = [f"a check module failed to load (a grader bug; please report it): {e}" for e in collector.collection_errors]
+    problems = [f"a check module failed to load (a grader bug; please report it): {e}"
+                for e in collector.collection_errors]
     return Report(submission.student, submission.assignment, submission.option, scored.score, rubric.max_score,
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
@@ -148,7 +149,8 @@ def gather_signals(rubric, submission: Submission, notebook, execution) -> dict[
         "runs_clean": lambda item: evidence.runs_clean(execution),
         "execution_order": lambda item: evidence.execution_order(notebook),
         "lint": lambda item: evidence.lint(submission.notebook),
-        "docstrings": lambda item: evidence.docstrings(notebook, list(rubric.components), evidence.grader_names(notebook)),
+        "docstrings": lambda item: evidence.docstrings(notebook, list(rubric.components),
+                                                       evidence.grader_names(notebook)),
         "cell_size": lambda item: evidence.cell_size(notebook),
         "plots": lambda item: evidence.plots(notebook, item.minimum),
         "training_evidence": lambda item: evidence.training_evidence(notebook),
@@ -222,9 +224,11 @@ def _cell_warnings(execution) -> tuple[str, ...]:
     died = [str(c.index + 1) for c in execution.cells if c.status == "kernel_died"]
     notes = []
     if cut:
-        notes.append(f"cell(s) {', '.join(cut)} ran past the time limit and were cut; checks ran on what the notebook had defined")
+        notes.append(f"cell(s) {', '.join(cut)} ran past the time limit and were cut; "
+                     "checks ran on what the notebook had defined")
     if died:
-        notes.append(f"the kernel died in cell(s) {', '.join(died)}; the grader restarted it and replayed the cells before")
+        notes.append(f"the kernel died in cell(s) {', '.join(died)}; "
+                     "the grader restarted it and replayed the cells before")
     if execution.budget_exhausted:
         notes.append("the notebook used up its time budget; later cells were skipped")
     return tuple(notes)
@@ -342,8 +346,10 @@ def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, 
     if returncode != 0 and _stopping.is_set():
         raise Interrupted(submission.label)
     if returncode != 0 or not (folder / "report.json").exists():
-        why = f"the grader stopped after {timeout:.0f} s" if returncode == "timeout" else f"the grader crashed (exit {returncode})"
-        report = _problem_report(submission, [f"{why} while grading this submission; see grader.log"], options, time.monotonic())
+        why = (f"the grader stopped after {timeout:.0f} s" if returncode == "timeout"
+               else f"the grader crashed (exit {returncode})")
+        report = _problem_report(submission, [f"{why} while grading this submission; see grader.log"], options,
+                                 time.monotonic())
         write_reports(report, folder, options.formats)
     return folder
 

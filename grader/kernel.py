@@ -162,7 +162,8 @@ class _Run:
 
     def result(self, status: str, seconds: float, killed: bool = False) -> CodeReply:
         content = self.reply or {}
-        name, value = (content.get("ename"), content.get("evalue")) if "ename" in content else self.error or (None, None)
+        name, value = ((content.get("ename"), content.get("evalue")) if "ename" in content
+                       else self.error or (None, None))
         if status == "ok" and content.get("status") != "ok":
             status = "error"
         message = None if value is None else "\n".join(str(value).splitlines()[:5])[:500]

@@ -105,7 +105,8 @@ def submissions_in_folder(folder: Path, student: str | None = None) -> list[Subm
     if found:
         return found
     names = ", ".join(p.name for p in _notebooks_in(folder)) or "no .ipynb files"
-    wanted = [name for name, (assignment, _) in NOTEBOOK_NAMES.items() if assignment == expected] or list(NOTEBOOK_NAMES)
+    wanted = ([name for name, (assignment, _) in NOTEBOOK_NAMES.items() if assignment == expected]
+              or list(NOTEBOOK_NAMES))
     problem = f"no notebook to grade in {folder.name}/: expected {' or '.join(wanted)} (found: {names})"
     return [Submission(student, folder, None, expected, None, (), problem)]
 
@@ -132,7 +133,8 @@ def _walk(folder: Path, depth: int) -> list[Submission]:
         return submissions_in_folder(folder)
     if depth >= MAX_DEPTH:
         return []
-    children = sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))
+    children = sorted(p for p in folder.iterdir()
+                      if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))
     return [s for child in children for s in _walk(child, depth + 1)]
 
 
@@ -155,7 +157,8 @@ def load_notebook(path: Path) -> LoadedNotebook:
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedNotebook(None, f"{path.name} could not be read: {exc}")
     except Exception as exc:  # nbformat raises NotJSONError and friends for broken files
-        return LoadedNotebook(None, f"{path.name} is not a valid notebook file ({type(exc).__name__}: {_first_line(exc)}); "
+        return LoadedNotebook(None, f"{path.name} is not a valid notebook file "
+                                    f"({type(exc).__name__}: {_first_line(exc)}); "
                                     "open it in Jupyter and save it again")
     return LoadedNotebook(notebook)
 

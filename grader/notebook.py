@@ -334,10 +334,12 @@ class Notebook:
             self._shapes["standin"] = data
             if data["status"] == "stand-in":
                 failed = sum(1 for r in data["replayed"] if r["error"])
+                shape = ", ".join(f"{k}={v}" for k, v in data["config"].items()
+                                  if k in ("emb_dim", "n_layers", "n_heads"))
                 self.notes.append(
                     f"cell {data['cell'] + 1} could not build your pretrained model here (`{data['creation'][:120]}`; "
                     "no GPT-2 weights offline), so the checks inspected a small stand-in built by your own code "
-                    f"({', '.join(f'{k}={v}' for k, v in data['config'].items() if k in ('emb_dim', 'n_layers', 'n_heads'))}) "
+                    f"({shape}) "
                     f"after replaying the {len(data['replayed'])} statements that adapt it"
                     + (f" ({failed} of them raised)" if failed else ""))
         return self._shapes["standin"]
@@ -581,7 +583,8 @@ class Notebook:
         """Keep, per component, the most telling binding that reproduced the reference: the one chosen among the
         most candidates (a multi-head layout tells more than a one-head one); else the latest attempt."""
         previous = self.bindings.get(component.book_name)
-        if previous is not None and previous.matched and not (matched and len(binding.candidates) > previous.candidates):
+        if (previous is not None and previous.matched
+                and not (matched and len(binding.candidates) > previous.candidates)):
             return
         self.bindings[component.book_name] = BindingRecord(
             component.book_name, component.used_name, component.found, component.module, binding.method,

@@ -149,8 +149,9 @@ def notebook_figures(notebook) -> tuple[NotebookFigure, ...]:
             if not raw.startswith(PNG_MAGIC):
                 figures.append(NotebookFigure(index, note="an image/png output that is not a PNG image"))
             elif len(raw) > MAX_FIGURE_BYTES:
-                figures.append(NotebookFigure(index, note=f"an image of {len(raw) / 1e6:.1f} MB, not shown "
-                                                          f"(the page shows images up to {MAX_FIGURE_BYTES / 1e6:g} MB)"))
+                figures.append(NotebookFigure(
+                    index, note=f"an image of {len(raw) / 1e6:.1f} MB, not shown "
+                                f"(the page shows images up to {MAX_FIGURE_BYTES / 1e6:g} MB)"))
             elif shown >= MAX_FIGURES:
                 left_out.append(index)
             else:
@@ -220,7 +221,8 @@ def _markdown_item(item: ItemScore) -> str:
     """One rubric item: points, evidence, and whether the course staff still have to decide."""
     label = (f" *({item.held:g} points held for review)*" if item.held else
              " *(provisional: the course staff confirm)*" if item.provisional else "")
-    return f"- {item.title}: {item.score:g} / {item.max_score:g}" + (f" — {item.evidence}" if item.evidence else "") + label
+    return (f"- {item.title}: {item.score:g} / {item.max_score:g}"
+            + (f" — {item.evidence}" if item.evidence else "") + label)
 
 
 def _markdown_category(category: CategoryScore, checks: list[CheckResult]) -> str:

@@ -105,7 +105,8 @@ def _category(table: dict, where: str) -> Category:
         path = rubric_dir() / f"{table['shared']}.toml"
         if not path.exists():
             raise RubricError(f"{where}: shared items {path.name} do not exist")
-        table = {**table, "items": _only(tomllib.loads(path.read_text(encoding="utf-8")), {"items"}, path.name)["items"]}
+        table = {**table,
+                 "items": _only(tomllib.loads(path.read_text(encoding="utf-8")), {"items"}, path.name)["items"]}
     items = tuple(_item(t, f"{where} item {i}") for i, t in enumerate(table.get("items", [])))
     total = sum(item.points for item in items)
     if abs(total - float(table["points"])) > 1e-9:

@@ -92,7 +92,8 @@ def _readable_roots() -> list[Path]:
     for entry in filter(None, sys.path):  # "" (the current folder) is never shown
         path = Path(entry).resolve()
         library = path.name.endswith("-packages") or any(path.is_relative_to(p) for p in prefixes)
-        if path.is_dir() and library and not any(h.parent == path for h in hidden if not path.name.endswith("-packages")):
+        if path.is_dir() and library and not any(h.parent == path for h in hidden
+                                                 if not path.name.endswith("-packages")):
             roots.add(path)
     roots |= {Path(d) for d in SYSTEM_DIRS if Path(d).exists()}
     return _outermost(roots)
@@ -132,7 +133,8 @@ class Bubblewrap:
     extra_readable: tuple[Path, ...] = ()  # e.g. an instructor's weights cache
 
     def argv(self, command: list[str]) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--proc", "/proc", "--dev", "/dev",
+        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--proc", "/proc",
+                "--dev", "/dev",
                 "--unsetenv", "JPY_PARENT_PID"]  # ipykernel would take the sandbox's init for a dead parent
         args += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # first: a Python installed under /tmp stays visible
         for root in _readable_roots():

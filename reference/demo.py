@@ -22,7 +22,8 @@ def book_generation() -> None:
     tokenizer = gpt2_encoding()
     torch.manual_seed(123)
     model = GPTModel(GPT_CONFIG_124M).eval()
-    ids = generate_text_simple(model, text_to_token_ids("Hello, I am", tokenizer), 10, GPT_CONFIG_124M["context_length"])
+    ids = generate_text_simple(model, text_to_token_ids("Hello, I am", tokenizer), 10,
+                               GPT_CONFIG_124M["context_length"])
     verdict = "matches the book" if ids[0].tolist() == BOOK_HELLO_IDS else "DIFFERS from the book"
     print(f"untrained 124M GPT, seed 123: {ids[0].tolist()}  ({verdict})")
     print(f"  as text: {token_ids_to_text(ids, tokenizer)!r}")

@@ -7,8 +7,9 @@ Nothing here downloads: models are built from a `GPT2Config`, and every paramete
 import numpy as np
 import torch
 from hypothesis import strategies as st
-from strategies import gpt_configs
 from transformers import GPT2Config, GPT2LMHeadModel
+
+from strategies import gpt_configs
 
 
 def hf_config(cfg: dict) -> GPT2Config:
@@ -78,5 +79,6 @@ def gpt_cases(draw, *, max_batch: int = 2):
     cfg = draw(hf_gpt_configs())
     batch = draw(st.integers(1, max_batch))
     num_tokens = draw(st.integers(1, cfg["context_length"]))
-    ids = draw(st.lists(st.integers(0, cfg["vocab_size"] - 1), min_size=batch * num_tokens, max_size=batch * num_tokens))
+    ids = draw(st.lists(st.integers(0, cfg["vocab_size"] - 1),
+                        min_size=batch * num_tokens, max_size=batch * num_tokens))
     return cfg, torch.tensor(ids).view(batch, num_tokens)

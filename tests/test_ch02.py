@@ -9,7 +9,6 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import seeds
 
 from reference.assets import gpt2_encoding, read_text
 from reference.ch02 import (
@@ -26,6 +25,7 @@ from reference.ch02 import (
     split_text,
     token_frequencies,
 )
+from strategies import seeds
 
 BOOK_ATOL = 1e-4  # the book prints 4 decimals
 

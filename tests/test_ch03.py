@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
-from strategies import AttentionSize, attention_sizes, seeds
 from torch import nn
 
 from reference.ch03 import (
@@ -22,6 +21,7 @@ from reference.ch03 import (
     scaled_attention,
     simple_self_attention,
 )
+from strategies import AttentionSize, attention_sizes, seeds
 
 BOOK_ATOL = 1e-4  # the book prints 4 decimals
 

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import gpt_configs, seeds
 from torch import nn
 
 from reference.assets import gpt2_encoding
@@ -29,6 +28,7 @@ from reference.ch04 import (
     gpt2_config,
     model_size_mb,
 )
+from strategies import gpt_configs, seeds
 
 
 def meta_model(cfg: dict) -> GPTModel:

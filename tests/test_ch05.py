@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import gpt_configs, seeds
 from torch import nn
 
 from reference.assets import gpt2_encoding, read_text
@@ -33,6 +32,7 @@ from reference.ch05 import (
     train_model_simple,
     train_val_loaders,
 )
+from strategies import gpt_configs, seeds
 
 BOOK_INPUTS = torch.tensor([[16833, 3626, 6100], [40, 1107, 588]])  # "every effort moves", "I really like"
 BOOK_TARGETS = torch.tensor([[3626, 6100, 345], [1107, 588, 11311]])  # " effort moves you", " really like chocolate"

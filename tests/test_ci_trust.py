@@ -58,7 +58,8 @@ def _table(comment: str) -> str:
 
 def _outcome(report_json: Path) -> tuple:
     report = json.loads(report_json.read_text())
-    return report["score"], [c["score"] for c in report["categories"]], [(c["id"], c["status"]) for c in report["checks"]]
+    return (report["score"], [c["score"] for c in report["categories"]],
+            [(c["id"], c["status"]) for c in report["checks"]])
 
 
 def test_a_pull_request_that_adds_a_fake_grader_gets_the_honest_grade(tmp_path):
@@ -147,7 +148,8 @@ def test_the_pull_request_comes_from_the_event_and_only_the_bots_comment_is_upda
                 _comment(3, "github-actions[bot]", f"{MARKER}\nold grade")]
     result, writes = post([{"number": 7}], _api(7, comments))
     assert result.returncode == 0, result.stderr
-    assert writes == [{"method": "PATCH", "url": "repos/course/repo/issues/comments/3", "body": {"body": f"{MARKER}\nhonest\n"}}]
+    assert writes == [{"method": "PATCH", "url": "repos/course/repo/issues/comments/3",
+                       "body": {"body": f"{MARKER}\nhonest\n"}}]
 
 
 @needs_tools
@@ -161,7 +163,8 @@ def test_a_fork_pull_request_is_found_by_its_head_commit_and_an_oversized_commen
 
 @needs_tools
 def test_a_pull_request_that_changes_github_gets_a_notice_not_its_artifact(post):
-    result, writes = post([{"number": 7}], _api(7, [], files=("assignments/a1/ada/x.py", ".github/workflows/grade.yml")))
+    result, writes = post([{"number": 7}],
+                          _api(7, [], files=("assignments/a1/ada/x.py", ".github/workflows/grade.yml")))
     assert result.returncode == 0, result.stderr
     posted = writes[0]["body"]["body"]
     assert posted.startswith(MARKER) and "not posted" in posted and "honest" not in posted

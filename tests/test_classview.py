@@ -34,7 +34,8 @@ def _save(out: Path, report: Report) -> None:
 def _report(student, assignment, score, failing=(), review=(), option=None, cells=(), duration=1.0, message=""):
     checks = tuple(_check(c, "review" if c in review else "fail" if c in failing else "pass", message)
                    for c in CHECKS)
-    categories = (CategoryScore("Correctness", score - 10, 40.0), CategoryScore("Understanding", 10.0, 25.0, True, "README"))
+    categories = (CategoryScore("Correctness", score - 10, 40.0),
+                  CategoryScore("Understanding", 10.0, 25.0, True, "README"))
     return Report(student, assignment, option, score, 65.0, categories, checks, cells=cells, duration_s=duration)
 
 
@@ -91,7 +92,8 @@ def test_summary_has_histogram_stats_review_slowest_and_cut_cells(out):
 
 def test_wide_gradebook_has_a_row_per_student_with_category_maxima(out):
     rows = list(csv.reader((out / "gradebook-a2.csv").open(encoding="utf-8")))
-    assert rows[0] == ["student", "Correctness (40)", "Understanding (25)", "total", "max", "status", "commit", "submitted"]
+    assert rows[0] == ["student", "Correctness (40)", "Understanding (25)", "total", "max", "status", "commit",
+                       "submitted"]
     by_student = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
     assert sorted(by_student) == sorted(r.student for r in REPORTS if r.assignment == "a2")
     for report in REPORTS[:4]:

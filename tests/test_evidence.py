@@ -34,7 +34,8 @@ def test_execution_order_accepts_a_clean_top_to_bottom_run():
 
 def test_execution_order_names_stale_and_unrun_cells():
     signal = evidence.execution_order(_nb(_ran("a = 1", 5), _ran("b = 2", 3), _ran("c = 3", None)))
-    assert signal.value < 1 and "cell(s) 3 were never run" in signal.evidence and "cell(s) 2 ran before" in signal.evidence
+    assert (signal.value < 1 and "cell(s) 3 were never run" in signal.evidence
+            and "cell(s) 2 ran before" in signal.evidence)
 
 
 def test_lint_finds_real_problems_only(tmp_path):

@@ -74,7 +74,8 @@ def test_report_json_follows_the_contract(batch):
     report = _report(batch, "a2", "good")
     assert {"student", "assignment", "option", "score", "max_score", "categories", "checks", "cells",
             "duration_s", "grader_version", "environment", "schema_version"} <= set(report)
-    assert {"id", "title", "component", "category", "status", "points", "max_points", "message"} <= set(report["checks"][0])
+    assert ({"id", "title", "component", "category", "status", "points", "max_points", "message"}
+            <= set(report["checks"][0]))
     assert {"index", "status", "seconds"} <= set(report["cells"][0])
     assert {"torch", "device", "seed"} <= set(report["environment"])
 

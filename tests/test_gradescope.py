@@ -77,14 +77,16 @@ def test_every_sample_report_gives_valid_results_whose_tests_add_up(path, entry)
 @pytest.mark.parametrize("name", ["a1", "a2", "a3", "a4", "a5_classification", "a5_instruction", "a5_lora"])
 def test_held_checks_and_fractional_points_are_labelled_and_add_up(name):
     rubric = load_rubric(*name.split("_")) if "_" in name else load_rubric(name)
-    report = _report(rubric, lambda p, k: ("pass", "review", "fail", "skip", "pass", "error", "pass")[k % 7], signal=0.37)
+    report = _report(rubric, lambda p, k: ("pass", "review", "fail", "skip", "pass", "error", "pass")[k % 7],
+                     signal=0.37)
     results = gradescope_results(report)
     _assert_valid(results, report)
     outputs = "\n".join(t["output"] for t in results["tests"])
     assert "held for review" in outputs and "**Provisional:**" in outputs
     assert any(round(t["score"]) != t["score"] for t in results["tests"])  # fractional points survive
     for test in results["tests"]:
-        marks = [line.split(":")[0] for line in test["output"].splitlines() if line.startswith("- ") and "**check" in line]
+        marks = [line.split(":")[0] for line in test["output"].splitlines()
+                 if line.startswith("- ") and "**check" in line]
         assert marks == sorted(marks, key=lambda m: ("❌" not in m, "held" not in m, "✅" not in m))  # failing first
 
 

@@ -8,10 +8,10 @@ Run: pytest tests/test_hf_oracle.py   (the 124M check is marked `slow` and still
 import numpy as np
 import pytest
 import torch
-from hf_oracle import gpt_cases, hf_gpt2, hf_logits, openai_params
 from hypothesis import given
 from safetensors.torch import save_file
 
+from hf_oracle import gpt_cases, hf_gpt2, hf_logits, openai_params
 from reference.ch04 import GPT_CONFIG_124M, GPTModel
 from reference.ch05 import (
     generate,

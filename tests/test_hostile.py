@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 import torch
-from notebooks import write_notebook
 
 from grader.errors import ProbeTimeout
 from grader.execute import KernelSession, SessionOptions
@@ -30,6 +29,7 @@ from grader.load import discover
 from grader.notebook import Notebook, foreign_imports, submission_imports
 from grader.probe import Probe
 from grader.render import write_gradebook
+from notebooks import write_notebook
 from tests.stubs.a2 import STUBS
 from tests.test_stubs import _stubbed_copy
 

@@ -52,7 +52,8 @@ def _report(**changes) -> Report:
         categories=(CategoryScore("Correctness", 40.0, 40.0, items=(ItemScore("mha", "x" * 200, 40, 40, "y" * 200),)),),
         checks=(failed,) * 3,
         plots=(Plot("Instruction smoke test: loss at each step", "lines", {"yours": SAME, "reference": list(SAME)}),
-               Plot("attention", "matrix", matrix=tuple(tuple(0.05 * ((i + j) % 20) for j in range(24)) for i in range(24)),
+               Plot("attention", "matrix",
+                    matrix=tuple(tuple(0.05 * ((i + j) % 20) for j in range(24)) for i in range(24)),
                     labels=tuple(f"token{i}" for i in range(24)))),
         figures=notebook_figures(_notebook(_png(900, 500))),
     )
@@ -68,12 +69,15 @@ def _measure(page: str, width: int, tmp_path) -> tuple[int, int, int]:
     wrapper = tmp_path / f"measure-{width}.html"
     wrapper.write_text(
         f'<!DOCTYPE html><html><head><title>pending</title></head><body style="margin:0">'
-        f'<iframe id="r" style="border:0;width:{width}px;height:800px" srcdoc="{html.escape(page, quote=True)}"></iframe>'
+        f'<iframe id="r" style="border:0;width:{width}px;height:800px" '
+        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
         '<script>window.onload = function () { var d = document.getElementById("r").contentWindow;'
-        ' document.title = "measured " + d.document.documentElement.scrollWidth + " " + d.document.documentElement.clientWidth + " " + d.innerWidth; };</script>'
+        ' document.title = "measured " + d.document.documentElement.scrollWidth'
+        ' + " " + d.document.documentElement.clientWidth + " " + d.innerWidth; };</script>'
         '</body></html>', encoding="utf-8")
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width + 100},900",
-                             "--dump-dom", wrapper.as_uri()], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                             f"--window-size={width + 100},900", "--dump-dom", wrapper.as_uri()],
+                            capture_output=True, text=True, timeout=120)
     found = re.search(r"<title>measured (\d+) (\d+) (\d+)</title>", result.stdout)
     assert found, f"no measurement from chromium: {result.stdout[:300]!r} {result.stderr[-500:]!r}"
     return int(found.group(1)), int(found.group(2)), int(found.group(3))
@@ -105,11 +109,14 @@ def test_tables_scroll_in_their_own_box_and_plots_scale():
 def test_identical_series_are_both_visible_with_a_legend():
     page = render_html(_report(figures=()))
     chart = page[page.index("<svg"):page.index("</svg>")]
-    series = re.findall(r'<g class="series" stroke="([^"]+)" stroke-width="([^"]+)"( stroke-dasharray="[^"]+")?>', chart)
+    series = re.findall(r'<g class="series" stroke="([^"]+)" stroke-width="([^"]+)"( stroke-dasharray="[^"]+")?>',
+                        chart)
     assert len(series) == 2
     (color_a, width_a, dash_a), (color_b, width_b, dash_b) = series
-    assert dash_a != dash_b and color_a != color_b and float(width_a) > float(width_b)  # the lower one shows round the upper
-    markers = re.findall(r'<path d="M[^"]+" fill="([^"]+)" fill-opacity="0.55" stroke-width="1.25"', chart.split('<g class="legend"')[0])
+    # the lower one shows round the upper
+    assert dash_a != dash_b and color_a != color_b and float(width_a) > float(width_b)
+    markers = re.findall(r'<path d="M[^"]+" fill="([^"]+)" fill-opacity="0.55" stroke-width="1.25"',
+                         chart.split('<g class="legend"')[0])
     assert len(markers) == 2 and markers[0] != markers[1]
     legend = chart.split('<g class="legend"')[1]
     assert ">yours</text>" in legend and ">reference</text>" in legend and legend.count("stroke-dasharray") == 1
@@ -128,8 +135,8 @@ def test_axes_are_labelled_from_the_plot_or_its_title():
 
 
 def test_a_plot_with_nan_or_one_point_still_renders():
-    page = render_html(_report(figures=(), plots=(Plot("loss at each step", "lines",
-                                                       {"yours": [float("nan"), 2.0, float("inf"), 1.0], "one": [5.0]}),)))
+    page = render_html(_report(figures=(), plots=(
+        Plot("loss at each step", "lines", {"yours": [float("nan"), 2.0, float("inf"), 1.0], "one": [5.0]}),)))
     assert "nan" not in page.lower().split("<svg")[1] and page.count("<polyline") == 3
 
 

@@ -87,7 +87,8 @@ def test_module_forward_reports_state_dict_mismatch(probe):
 
 def test_call_function_with_tensors_and_json(probe):
     x = torch.arange(3.0)
-    result = probe.call("call_function", {"name": "scale", "args": [{"$tensor": "x"}], "kwargs": {"factor": 3}}, {"x": x})
+    result = probe.call("call_function", {"name": "scale", "args": [{"$tensor": "x"}], "kwargs": {"factor": 3}},
+                        {"x": x})
     torch.testing.assert_close(result.decoded()["result"], x * 3)
     assert probe.call("call_function", {"name": "scale", "args": [2]}).data["result"] == 4.0
 
@@ -147,7 +148,8 @@ def test_probes_after_kernel_death_name_the_cell(tmp_path):
 
 def test_probe_that_kills_the_kernel_is_reported_and_restart_revives(tmp_path):
     notebook = write_notebook(tmp_path / "nb.ipynb", "import os, signal\nx = 5",
-                              "def stubborn():\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass",
+                              "def stubborn():\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                              "    while True:\n        pass",
                               "def boom():\n    os._exit(3)")
     with KernelSession(notebook, tmp_path, options=SessionOptions(grace=1, max_restarts=1)) as session:
         session.run_all()

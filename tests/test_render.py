@@ -18,7 +18,8 @@ PASSED = CheckResult("test_mha.py::test_exists", "MultiHeadAttention exists", "p
 def _report(**changes) -> Report:
     fields = dict(
         student="ada", assignment="a2", option=None, score=42.0, max_score=100.0,
-        categories=(CategoryScore("Correctness", 40.0, 40.0, items=(ItemScore("mha", "MultiHeadAttention", 40, 40, "4 of 4"),)),
+        categories=(CategoryScore("Correctness", 40.0, 40.0,
+                                  items=(ItemScore("mha", "MultiHeadAttention", 40, 40, "4 of 4"),)),
                     CategoryScore("Understanding", 2.0, 25.0, True, "README: mentions causal")),
         checks=(FAILED, PASSED),
         plots=(Plot("training loss", "lines", {"yours": [3.0, 2.0, 1.5], "reference": [3.0, 2.1, 1.4]}),
@@ -82,5 +83,6 @@ def test_gradebook_has_a_row_per_student_and_assignment(tmp_path):
     rows = [_report().to_dict(), _report(student="bo", score=0.0, problems=("no notebook",)).to_dict()]
     write_gradebook(rows, tmp_path / "gradebook.csv")
     table = list(csv.DictReader((tmp_path / "gradebook.csv").open()))
-    assert [(r["student"], r["total"], r["status"]) for r in table] == [("ada", "42", "provisional"), ("bo", "0", "problem")]
+    assert [(r["student"], r["total"], r["status"]) for r in table] == [("ada", "42", "provisional"),
+                                                                        ("bo", "0", "problem")]
     assert table[0]["Correctness"] == "40"

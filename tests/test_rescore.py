@@ -98,7 +98,8 @@ def test_a_rubric_change_is_rescored(batch, tmp_path, monkeypatch):
     text = (rubrics / "a1.toml").read_text()
     head, completeness = text.split('name = "Completeness"\npoints = 10')
     (rubrics / "a1.toml").write_text(head + 'name = "Completeness"\npoints = 20' +
-                                     completeness.replace("points = 6", "points = 12").replace("points = 4", "points = 8"))
+                                     completeness.replace("points = 6", "points = 12")
+                                     .replace("points = 4", "points = 8"))
     monkeypatch.setattr(rubric_module, "rubric_dir", lambda: rubrics)
     assert _rescore(batch) == 0
     after = _report(batch)

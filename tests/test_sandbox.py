@@ -40,7 +40,8 @@ def _attempts(paths: dict[str, str], port: int) -> dict[str, str]:
         "environ": ("import glob\nfor p in glob.glob('/proc/*/environ'):\n"
                     f"    try:\n        if {SECRET!r} in open(p).read(): print('ESCAPED', p)\n"
                     "    except OSError: pass"),
-        "child": f"import subprocess\nsubprocess.Popen(['sleep', {MARKER!r}], start_new_session=True); print('started')",
+        "child": f"import subprocess\nsubprocess.Popen(['sleep', {MARKER!r}], start_new_session=True); "
+                 "print('started')",
         "fill_tmp": ("for i in range(10):\n    with open(f'/tmp/filler-by-notebook-{i}', 'wb') as f:\n"
                      "        for _ in range(100): f.write(b'0' * 2**20)\nprint('ESCAPED')"),
         "still_works": "import torch\nprint('works', torch.ones(2).sum().item())",

@@ -43,7 +43,7 @@ points = 25
   id = "readme"
   kind = "manual"
   points = 25
-"""
+"""  # noqa: E501 (TOML inline tables stay on one line)
 
 
 def _check(check_id: str, status: str) -> CheckResult:
@@ -170,7 +170,8 @@ points = 5
 def test_signals_earn_their_share_of_points():
     from grader.evidence import Signal
 
-    signals = {"lint": Signal("lint", 0.8, "ruff found 2 problems"), "why-mask": Signal("readme", 0.5, "mentions causal")}
+    signals = {"lint": Signal("lint", 0.8, "ruff found 2 problems"),
+               "why-mask": Signal("readme", 0.5, "mentions causal")}
     scored = score(parse_rubric(SIGNAL_RUBRIC), [], signals)
     quality, understanding = scored.categories
     assert (quality.score, quality.provisional, quality.items[0].evidence) == (8.0, False, "ruff found 2 problems")

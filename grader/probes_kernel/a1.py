@@ -272,7 +272,8 @@ def probe_vocab(req):
               if not key.startswith("_") and (items := _vocabulary_items(value)) is not None
               and (found is None or value is not found[0])]
     others += _held_vocabularies(req)
-    return {"named": named, "candidates": [{"where": where, "items": items} for where, items in others[:MAX_CANDIDATES]]}
+    return {"named": named,
+            "candidates": [{"where": where, "items": items} for where, items in others[:MAX_CANDIDATES]]}
 
 
 # ---------------------------------------------------------------- exercises, by name then by pattern

@@ -335,7 +335,8 @@ def _train(req, fn, name):
             known[param] = NO_EARLY_STOP
     book = [(n, known[n]) for n in ("model", "train_loader", "val_loader", "optimizer", "device")]
     epochs = next((n for n in EPOCH_NAMES if n in _parameters(fn)), "num_epochs")
-    book += [(epochs, known[epochs])] + [(n, known[n]) for n in ("eval_freq", "eval_iter", "start_context", "tokenizer")]
+    book += [(epochs, known[epochs])] + [(n, known[n])
+                                         for n in ("eval_freq", "eval_iter", "start_context", "tokenizer")]
     try:  # by keyword when every parameter it needs has a name the grader knows (a subset of the book's is fine)
         by_keyword = _fill(fn, known)
     except TypeError:  # renamed parameters: the book's arguments by position
@@ -443,7 +444,8 @@ def probe_evaluate(req):
                                  ("val_loader", _loader(req, p["val"])), ("device", p["device"]),
                                  ("eval_iter", p["eval_iter"])])
     returned = list(result) if isinstance(result, (list, tuple)) else [result]
-    return {"returned": _numbers(returned), "requires_grad": [bool(getattr(r, "requires_grad", False)) for r in returned],
+    return {"returned": _numbers(returned),
+            "requires_grad": [bool(getattr(r, "requires_grad", False)) for r in returned],
             "calls": calls, "training_after": bool(model.training)}
 
 

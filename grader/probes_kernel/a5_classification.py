@@ -289,7 +289,8 @@ def probe_global_model(req):
               "head": None if linear is None else {"name": head_name, "in": linear.in_features,
                                                    "out": linear.out_features, "type": type(head).__name__},
               "roles": roles, "names": names, "optimizer": _optimizer_coverage(req, model, torch),
-              "num_classes": req.global_value("num_classes") if isinstance(req.global_value("num_classes"), int) else None,
+              "num_classes": (req.global_value("num_classes") if isinstance(req.global_value("num_classes"), int)
+                              else None),
               "context_length": pos.weight.shape[0] if isinstance(pos, torch.nn.Embedding) else None,
               "emb_dim": embedding.embedding_dim if embedding is not None else _width(model, names["norm"])}
     parameters = list(model.parameters())
@@ -310,7 +311,9 @@ def probe_global_model(req):
 # ---------------------------------------------------------------- loss and accuracy (6.6)
 
 def _probe_loss_batch(req):
-    """The student's calc_loss_batch on a reference classifier; payload: cfg, num_classes, state_dict, inputs, targets, device.
+    """The student's calc_loss_batch on a reference classifier.
+
+    Payload: cfg, num_classes, state_dict, inputs, targets, device.
 
     Returns the loss, whether it requires grad, and how many of the model's weights its backward() reaches."""
     import torch
@@ -321,7 +324,8 @@ def _probe_loss_batch(req):
     loss = _on_grader_model(model, fn, input_batch=req.decode(p["inputs"]), target_batch=req.decode(p["targets"]),
                             model=model, device=p.get("device", "cpu"))
     if not isinstance(loss, torch.Tensor):
-        raise TypeError(f"calc_loss_batch returned {_describe(loss)}; expected a scalar tensor (to call .backward() on)")
+        raise TypeError(f"calc_loss_batch returned {_describe(loss)}; "
+                        "expected a scalar tensor (to call .backward() on)")
     reached = []
     if loss.requires_grad and loss.numel() == 1:
         loss.backward()

@@ -194,7 +194,8 @@ def _tiny_gpt(req, torch):
 
 
 def _loss_summary(loss):
-    """A loss as data: its value when it is a finite-size scalar tensor, its type, shape and whether it has a gradient."""
+    """A loss as data: its value when it is a finite-size scalar tensor, its type, shape and whether it has a
+    gradient."""
     import torch
 
     if not isinstance(loss, torch.Tensor):

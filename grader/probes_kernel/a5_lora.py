@@ -99,7 +99,8 @@ def _lora_classes(req):
 
 
 def _lora_parameter_ids(model, req, torch, base_ids=None):
-    """ids of LoRA parameters: not among `base_ids` when given, else inside a LoRALayer (or a wrapper, not its Linear)."""
+    """ids of LoRA parameters: not among `base_ids` when given, else inside a LoRALayer (or a wrapper, not its
+    Linear)."""
     if base_ids is not None:
         return {id(p) for p in model.parameters() if id(p) not in base_ids}
     layer_cls, wrapper_cls = _lora_classes(req)

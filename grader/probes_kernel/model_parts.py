@@ -13,9 +13,8 @@ Linear layer or wraps one.
 def head_names():
     """Names a model's output head goes by: grader/aliases.toml's out_head names (read by path; the probes import
     nothing of the grader's), with the classification heads students add."""
-    from pathlib import Path
-
     import tomllib
+    from pathlib import Path
 
     names = {"out_head", "lm_head", "head", "classifier", "classification_head", "cls_head", "score", "fc_out"}
     path = Path(__file__).resolve().parent.parent / "aliases.toml"

@@ -7,9 +7,10 @@ the optimizer) fails with it. This probe rebuilds the model small and replays th
 1. find the statement that creates the model (`model = GPTModel(BASE_CONFIG)`, the first assignment
    to the name the notebook's model has), in a cell that failed;
 2. build it with the notebook's own constructor (the cheap statements of that cell before it, imports
-   and config, run again: the failing cell may never have got to them) and a small copy of its config (emb_dim 16, 2 layers, 2 heads, no dropout; vocabulary and
-   context as the notebook has them; the width and heads kept when a statement that adapts the model
-   writes the width as a number, `nn.Linear(768, 2)`), the config's name bound to that copy while replaying. A config is
+   and config, run again: the failing cell may never have got to them) and a small copy of its config
+   (emb_dim 16, 2 layers, 2 heads, no dropout; vocabulary and context as the notebook has them; the
+   width and heads kept when a statement that adapts the model writes the width as a number,
+   `nn.Linear(768, 2)`), the config's name bound to that copy while replaying. A config is
    a dict or an object (a dataclass such as nanoGPT's GPTConfig, a namespace) with the book's keys
    (emb_dim, n_layers, n_heads) or GPT-2/nanoGPT/Hugging Face ones (n_embd, n_layer, n_head, d_model,
    hidden_size, num_hidden_layers, ...), passed as the first argument, as cfg=/config=, or as keyword

@@ -77,7 +77,8 @@ def id_lists(vocab, *, min_size=0, max_size=25):
 
 
 def punctuation_after_words(vocab):
-    """Ids of `the` followed by each punctuation or special token of vocab: where a decode keeps a space it should drop."""
+    """Ids of `the` followed by each punctuation or special token of vocab: where a decode keeps a space it should
+    drop."""
     return [i for token, mark in sorted(vocab.items(), key=lambda t: t[1]) if not token[0].isalnum()
             for i in (vocab["the"], mark)]
 

@@ -19,7 +19,8 @@ from student_tests.a1.common import GPT2, shown
 
 pytestmark = pytest.mark.check(component="BPE tokenizer", section="2.5")
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terracesof someunknownPlace."
-BOOK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 1659, 617, 34680, 27271, 13]
+BOOK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 1659, 617, 34680,
+            27271, 13]
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)  # any Unicode text
 
 

@@ -49,5 +49,6 @@ def test_vocabulary_is_the_sorted_distinct_characters(nb, case):
     found = exercise(nb, NAME, looks_for=LOOKS_FOR)
     component, data = tokenizer_results(nb, NAME, init={"text": train}, texts=[text], found=found)
     [got], expected = data["encoded"], CharTokenizer(train).encode(text)
-    expect(got == {"ids": expected}, f"{component.display}(text={train!r}).encode({text!r}) gave {shown(got)}; expected "
+    expect(got == {"ids": expected},
+           f"{component.display}(text={train!r}).encode({text!r}) gave {shown(got)}; expected "
            f"{expected}, the positions in sorted(set(text)) = {sorted(set(train))}.")

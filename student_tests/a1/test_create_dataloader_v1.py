@@ -42,14 +42,16 @@ def _rows(batches):
 
 
 def _windows(data):
-    return [(tuple(x), tuple(y)) for inputs, targets in data["batches"] for x, y in zip(inputs.tolist(), targets.tolist())]
+    return [(tuple(x), tuple(y)) for inputs, targets in data["batches"]
+            for x, y in zip(inputs.tolist(), targets.tolist())]
 
 
 def test_book_batches_with_stride_1(nb):
     """batch_size=1, max_length=4, stride=1, shuffle=False: the book's first two batches."""
     component, data, args = loader_batches(nb, txt=RAW_TEXT, batch_size=1, max_length=4, stride=1, shuffle=False,
                                            max_batches=2)
-    expected = [[[[40, 367, 2885, 1464]], [[367, 2885, 1464, 1807]]], [[[367, 2885, 1464, 1807]], [[2885, 1464, 1807, 3619]]]]
+    expected = [[[[40, 367, 2885, 1464]], [[367, 2885, 1464, 1807]]],
+                [[[367, 2885, 1464, 1807]], [[2885, 1464, 1807, 3619]]]]
     expect(_rows(data["batches"]) == expected, f"{component.display}(the-verdict.txt, {args}) gave first batches "
            f"{_rows(data['batches'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
 
@@ -61,7 +63,8 @@ def test_book_batch_with_stride_4(nb):
     inputs = [[40, 367, 2885, 1464], [1807, 3619, 402, 271], [10899, 2138, 257, 7026], [15632, 438, 2016, 257],
               [922, 5891, 1576, 438], [568, 340, 373, 645], [1049, 5975, 284, 502], [284, 3285, 326, 11]]
     [[got_inputs, got_targets]] = _rows(data["batches"])
-    expect(got_inputs == inputs and got_targets[-1] == [3285, 326, 11, 287], f"{component.display}(the-verdict.txt, {args}) "
+    expect(got_inputs == inputs and got_targets[-1] == [3285, 326, 11, 287],
+           f"{component.display}(the-verdict.txt, {args}) "
            f"gave inputs {got_inputs} and last target row {got_targets[-1]}; the book prints inputs {inputs} and last "
            f"target row [3285, 326, 11, 287] (section 2.6).")
 
@@ -72,7 +75,8 @@ def test_book_batch_with_stride_4(nb):
 def test_matches_the_reference_batches(nb, case):
     """With shuffle=False, gives the reference's batches on generated texts and settings."""
     txt, batch_size, max_length, stride, drop_last = case
-    kwargs = {"batch_size": batch_size, "max_length": max_length, "stride": stride, "shuffle": False, "drop_last": drop_last}
+    kwargs = {"batch_size": batch_size, "max_length": max_length, "stride": stride, "shuffle": False,
+              "drop_last": drop_last}
     if (found := loader_batches(nb, txt=txt, num_workers=0, **kwargs)) is None:
         return
     component, data, args = found
@@ -100,8 +104,9 @@ def test_drop_last_keeps_only_full_batches(nb, case):
     n_windows = len(range(0, len(ids) - max_length, stride))
     sizes = sorted({len(x) for x, _ in data["batches"]})
     expect(sizes in ([], [batch_size]) and len(data["batches"]) == n_windows // batch_size,
-           f"{component.display}(the first {len(txt)} characters of the-verdict.txt, {args}) gave {len(data['batches'])} "
-           f"batches of {sizes} windows; {n_windows} windows with drop_last=True give {n_windows // batch_size} batches "
+           f"{component.display}(the first {len(txt)} characters of the-verdict.txt, {args}) "
+           f"gave {len(data['batches'])} batches of {sizes} windows; "
+           f"{n_windows} windows with drop_last=True give {n_windows // batch_size} batches "
            f"of {batch_size} (section 2.6).")
     expect_windows(_windows(data), ids=ids, max_length=max_length, component=component,
                    what=f"a batch of create_dataloader_v1(the first {len(txt)} characters, {args})")

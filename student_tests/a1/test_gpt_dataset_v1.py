@@ -35,7 +35,8 @@ def test_book_windows_of_the_verdict(nb):
     """On the-verdict.txt with max_length=4, stride=1, windows 0 and 50 are the book's."""
     component, data = dataset_items(nb, txt=RAW_TEXT, max_length=4, stride=1, indices=[0, 50])
     expected = [[[40, 367, 2885, 1464], [367, 2885, 1464, 1807]], [[290, 4920, 2241, 287], [4920, 2241, 287, 257]]]
-    expect(_rows(data["items"]) == expected, f"{component.display} on the-verdict.txt (max_length=4, stride=1): items 0 and "
+    expect(_rows(data["items"]) == expected,
+           f"{component.display} on the-verdict.txt (max_length=4, stride=1): items 0 and "
            f"50 are {_rows(data['items'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
 
 

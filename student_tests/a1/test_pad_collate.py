@@ -52,5 +52,6 @@ def test_default_padding_values(nb):
     batch = [(torch.tensor([1, 2, 3]), torch.tensor([2, 3, 4])), (torch.tensor([5]), torch.tensor([6]))]
     component, got = _padded(nb, batch)
     expected = [[[1, 2, 3], [5, 50256, 50256]], [[2, 3, 4], [6, -100, -100]]]
-    expect(got == expected, f"{component.display}([([1, 2, 3], [2, 3, 4]), ([5], [6])]) gave {got}; expected {expected} "
+    expect(got == expected,
+           f"{component.display}([([1, 2, 3], [2, 3, 4]), ([5], [6])]) gave {got}; expected {expected} "
            f"with the defaults pad_token_id=50256, ignore_index=-100.")

@@ -68,7 +68,8 @@ def test_unknown_word_becomes_unk(nb, word):
     expected = [VOCAB_V2["the"], VOCAB_V2[UNK], VOCAB_V2["was"]]
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB_V2}, texts=[text])
     [got] = data["encoded"]
-    expect(got == {"ids": expected}, f"{component.display}.encode({text!r}) gave {shown(got)}; expected {expected}. {HINT}")
+    expect(got == {"ids": expected},
+           f"{component.display}.encode({text!r}) gave {shown(got)}; expected {expected}. {HINT}")
 
 
 @given(ids=id_lists(VOCAB_V2))
@@ -87,5 +88,6 @@ def test_decode_then_encode_gives_the_ids_back(nb, ids):
     """encode(decode(ids)) gives back the same ids, `<|unk|>` and `<|endoftext|>` included."""
     component, data = tokenizer_results(nb, NAME, init={"vocab": VOCAB_V2}, round_trip_ids=[ids])
     [got] = data["ids_round_trip"]
-    expect(got == {"ids": ids}, f"{component.display}: encode(decode({ids})) gave {shown(got)}; expected the same ids back "
+    expect(got == {"ids": ids},
+           f"{component.display}: encode(decode({ids})) gave {shown(got)}; expected the same ids back "
            f"(section 2.4).")

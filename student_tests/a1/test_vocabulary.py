@@ -57,7 +57,7 @@ def _vocabularies(nb) -> tuple[bool, list[tuple[str, dict]]]:
 
 
 def test_vocab_is_the_books(nb):
-    """The vocabulary holds the story's sorted distinct tokens numbered from 0 (plus the two special tokens at the end)."""
+    """The vocabulary holds the story's sorted distinct tokens numbered from 0 (plus the two special tokens at the end)."""  # noqa: E501 (a check's title)
     named, found = _vocabularies(nb)
     matching = next(((where, got) for where, got in found if got in ACCEPTED), None)
     where, got = matching or found[0]

@@ -327,7 +327,8 @@ def check_dropout_position(nb, name: str, *, init: dict, x: torch.Tensor, sectio
     wrong = [tuple(c["shape"]) for c in calls
              if len(c["shape"]) not in (3, 4) or c["shape"][0] != batch or tuple(c["shape"][-2:]) != (tokens, tokens)]
     expect(not wrong, f"{display} with dropout={DROPOUT} in training mode, on inputs of shape {tuple(x.shape)}: "
-                      f"dropout acts on a tensor of shape {wrong[0] if wrong else None}; the book drops attention weights "
+                      f"dropout acts on a tensor of shape {wrong[0] if wrong else None}; "
+                      "the book drops attention weights "
                       f"only, shape {(batch, tokens, tokens)} or ({batch}, num_heads, {tokens}, {tokens}): apply "
                       f"self.dropout to the softmax's result, not to the inputs, values or outputs (section {section})")
     rates = sorted({round(c["p"], 6) for c in calls} - {DROPOUT})

@@ -80,7 +80,8 @@ def test_has_the_parameters_of_the_reference(nb, cfg):
     display = nb.require(NAME).display
     expect(count == expected, f"{display} has {count:,} parameters where the book's has {expected:,} "
                               f"({config_text(cfg)}): {parameter_difference(shapes, reference)}. See section 4.5.")
-    unused = nb.unused_parameters(NAME, init={"cfg": cfg}, inputs=[torch.randn(1, cfg["context_length"], cfg["emb_dim"])])
+    unused = nb.unused_parameters(NAME, init={"cfg": cfg},
+                                  inputs=[torch.randn(1, cfg["context_length"], cfg["emb_dim"])])
     expect(not unused, f"{display}: the parameters {unused} do not change its output ({config_text(cfg)}); every "
                        f"weight of attention, feed-forward and both LayerNorms takes part. See section 4.5.")
 

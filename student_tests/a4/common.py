@@ -57,7 +57,8 @@ def token_data(n: int, tokens: int, *, seed: int, vocab_size: int = TINY_CFG["vo
 @st.composite
 def token_batches(draw, *, max_batch: int = 4, min_tokens: int = 1, max_tokens: int = TINY_CFG["context_length"]):
     """(inputs, targets, seed): a batch of token ids and next-token targets for TINY_CFG."""
-    batch, tokens, seed = draw(st.integers(1, max_batch)), draw(st.integers(min_tokens, max_tokens)), draw(st.integers(0, 2**16))
+    batch, tokens, seed = (draw(st.integers(1, max_batch)), draw(st.integers(min_tokens, max_tokens)),
+                           draw(st.integers(0, 2**16)))
     return (*token_data(batch, tokens, seed=seed), seed)
 
 

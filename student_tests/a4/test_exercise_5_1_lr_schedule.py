@@ -17,8 +17,7 @@ import pytest
 
 from grader.checks import expect
 from reference.appendix_d import lr_at_step
-from student_tests.a4.common import (largest_weight_difference, reference_schedule_training, setup_text,
-                                     training_payload)
+from student_tests.a4.common import largest_weight_difference, reference_schedule_training, setup_text, training_payload
 
 pytestmark = pytest.mark.check(component="train_model", section="appendix D (exercise 5.1)")
 SETUP = {"num_epochs": 2, "batch_size": 2, "train_sequences": 8, "val_sequences": 2, "eval_freq": 2, "eval_iter": 1,

@@ -74,7 +74,7 @@ def _expect_samples(result, logits, nucleus, graded, shown):
 @settings(max_examples=5)
 @given(case=nucleus_cases())
 def test_nucleus_sampling_keeps_the_smallest_set_reaching_top_p(nb, case):
-    """Exercise 5.2: only the most likely tokens whose probabilities first reach top_p are kept, in softmax proportions."""
+    """Exercise 5.2: only the most likely tokens whose probabilities first reach top_p are kept, in softmax proportions."""  # noqa: E501 (a check's title)
     logits, top_p, m = case
     result = _nucleus(nb, logits, top_p)
     nucleus = torch.zeros(len(logits), dtype=torch.bool)

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 from grader.checks import expect
 from reference.ch05 import generate
-from student_tests.a4.common import (ALPHA, DROPOUT, TINY_CFG, chi_square, distribution_text, model_spec,
-                                     reference_model)
+from student_tests.a4.common import ALPHA, DROPOUT, TINY_CFG, chi_square, distribution_text, model_spec, reference_model
 
 pytestmark = pytest.mark.check(component="generate", section="5.3")
 NAME = "generate"
@@ -97,7 +96,8 @@ def test_exists_with_the_book_signature(nb):
     component = nb.require(NAME)
     params, defaults = list(component.params), component.defaults
     ok = params[:4] == ["model", "idx", "max_new_tokens", "context_size"] and \
-        defaults.get("temperature", "missing") == 0.0 and all(defaults.get(k, "missing") is None for k in ("top_k", "eos_id"))
+        defaults.get("temperature", "missing") == 0.0 and \
+        all(defaults.get(k, "missing") is None for k in ("top_k", "eos_id"))
     expect(ok, f"{component.display} takes {params} with defaults {defaults}; the book's signature is generate(model, "
                f"idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None) (section 5.3.3)")
 
@@ -105,7 +105,7 @@ def test_exists_with_the_book_signature(nb):
 @settings(max_examples=5)
 @given(case=greedy_cases())
 def test_temperature_zero_is_greedy_decoding(nb, case):
-    """With temperature=0.0 it appends the argmax token each step, cropping the input to the last context_size tokens."""
+    """With temperature=0.0 it appends the argmax token each step, cropping the input to the last context_size tokens."""  # noqa: E501 (a check's title)
     seed, idx, new, context_size = case
     model = reference_model(seed=seed)
     component, result = _generate(nb, model_spec(model), idx, max_new_tokens=new, context_size=context_size,
@@ -159,8 +159,8 @@ def test_top_k_never_samples_outside_the_k_largest_logits(nb, case):
            f"{component.display} with top_k={k}, temperature={temperature} and logits "
            f"{[round(v, 3) for v in logits.tolist()]} drew tokens outside the {k} largest logits: "
            + ", ".join(f"token {t} (rank {ranks[t]}) {n} times" for t, n in outside.items())
-           + f". Keep exactly k: top_logits, _ = torch.topk(logits, top_k); min_val = top_logits[:, -1]; set "
-             f"logits < min_val to -inf. See section 5.3.2")
+           + ". Keep exactly k: top_logits, _ = torch.topk(logits, top_k); min_val = top_logits[:, -1]; set "
+             "logits < min_val to -inf. See section 5.3.2")
 
 
 def test_top_k_samples_follow_the_softmax_of_the_k_largest(nb):

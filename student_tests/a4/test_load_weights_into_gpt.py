@@ -102,7 +102,8 @@ def mistakes(flat: dict) -> dict[str, dict]:
             variants[f"c_attn split as {named} (instead of query, key, value)"] = _chunks(
                 flat, lambda parts, order=order: [parts[order.index(i)] for i in range(3)])
     variants["the query, key and value weights not transposed"] = {
-        k: (torch.cat([c.T for c in v.chunk(3, dim=-1)], dim=-1) if k.endswith("c_attn.w") else v) for k, v in flat.items()}
+        k: (torch.cat([c.T for c in v.chunk(3, dim=-1)], dim=-1) if k.endswith("c_attn.w") else v)
+        for k, v in flat.items()}
     variants["attn.c_proj.w not transposed"] = {k: (v.T if k.endswith("attn.c_proj.w") else v) for k, v in flat.items()}
     variants["ln_1 and ln_2 swapped"] = {k.replace("ln_1", "ln_x").replace("ln_2", "ln_1").replace("ln_x", "ln_2"): v
                                          for k, v in flat.items()}
@@ -119,7 +120,8 @@ def _misplaced(state: dict, expected: dict) -> list[str]:
             continue
         holds = next((f"what belongs in {other}{' (transposed)' if t else ''}" for other, v in expected.items()
                       for t, w in ((False, v), (True, v.T if v.dim() == 2 else None))
-                      if w is not None and w.shape == mine.shape and other != name and compare_tensors(mine, w).ok), None)
+                      if w is not None and w.shape == mine.shape and other != name
+                      and compare_tensors(mine, w).ok), None)
         if holds is None and value.dim() == 2 and mine.shape == value.T.shape and compare_tensors(mine, value.T).ok:
             holds = "the right values, transposed"
         if holds is None and name == "out_head.weight":
@@ -132,7 +134,8 @@ def _untransposed(message: str, flat: dict) -> str:
     """When an error names a shape and its transpose: which OpenAI weight went in without .T."""
     pairs = {(int(a), int(b)) for a, b in re.findall(r"(\d+),\s*(\d+)", message)}
     names = sorted({re.sub(r"^blocks\.\d+\.", "", key) for key, value in flat.items() if value.dim() == 2
-                    and tuple(value.shape) in pairs and tuple(value.shape)[::-1] in pairs and value.shape[0] != value.shape[1]})
+                    and tuple(value.shape) in pairs and tuple(value.shape)[::-1] in pairs
+                    and value.shape[0] != value.shape[1]})
     right = message.rfind("Right")  # the book's assign(): "Left: <parameter shape>, Right: <array shape>"
     given = {(int(a), int(b)) for a, b in re.findall(r"(\d+),\s*(\d+)", message[right:])} if right >= 0 else pairs
     names = [n for n in names if any(tuple(v.shape) in given for k, v in flat.items()

@@ -20,8 +20,15 @@ import pytest
 from hypothesis import given, settings
 
 from grader.checks import expect
-from student_tests.a4.common import (DROPOUT, largest_weight_difference, reference_training, rounded, setup_text,
-                                     training_payload, training_setups)
+from student_tests.a4.common import (
+    DROPOUT,
+    largest_weight_difference,
+    reference_training,
+    rounded,
+    setup_text,
+    training_payload,
+    training_setups,
+)
 
 pytestmark = pytest.mark.check(component="train_model_simple", section="5.2")
 NAME = "train_model_simple"

@@ -29,7 +29,8 @@ class Evidence:
         return bool(self.loss_values or self.accuracy_values or self.plots)
 
     def describe(self) -> str:
-        found = [f"{self.loss_values} printed loss value(s)" + (f" (e.g. `{self.loss_example}`)" if self.loss_example else ""),
+        found = [f"{self.loss_values} printed loss value(s)"
+                 + (f" (e.g. `{self.loss_example}`)" if self.loss_example else ""),
                  f"{self.accuracy_values} printed accuracy value(s)"
                  + (f" (e.g. `{self.accuracy_example}`)" if self.accuracy_example else ""),
                  f"{self.plots} plot(s)"]

@@ -27,7 +27,8 @@ WORDS = ["free", "call", "now", "WINNER!!", "you", "have", "won", "£1000", "cas
 
 
 def reference_classifier(cfg: dict, *, num_classes: int = 2, seed: int = 0) -> GPTModel:
-    """The book's GPTModel with a fresh nn.Linear(emb_dim, num_classes) head, built under manual_seed(seed), eval mode."""
+    """The book's GPTModel with a fresh nn.Linear(emb_dim, num_classes) head, built under manual_seed(seed), eval
+    mode."""
     torch.manual_seed(seed)
     model = GPTModel(cfg)
     model.out_head = torch.nn.Linear(cfg["emb_dim"], num_classes)
@@ -47,7 +48,8 @@ def run_on_classifier(nb, probe: str, payload: dict, *, what: str, section: str,
     student's."""
     result = nb.run(f"{PROBES}.{probe}", payload, what=what, timeout=timeout)
     if "foreign_attribute" in result:
-        hold_for_review(f"{what}: it reads an attribute the grader's model does not have ({result['foreign_attribute']}),"
+        hold_for_review(f"{what}: it reads an attribute the grader's model does not have "
+                        f"({result['foreign_attribute']}),"
                         f" presumably your own model's name for a part. The grader runs your function on its own small "
                         f"GPT classifier, which answers the book's names (model.pos_emb, model.out_head, ...) and "
                         f"GPT-2's (model.transformer.wpe, model.config.block_size, ...). This check is held for the "

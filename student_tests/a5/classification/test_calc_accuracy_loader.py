@@ -63,7 +63,8 @@ def test_predicts_from_the_last_token(nb):
              f" classify from logits[:, -1, :], the only position that sees the whole message.")
     expect(abs(accuracy - 1.0) < 1e-6,
            f"{nb.require(NAME).display} gave {accuracy:.4f} on 16 examples whose labels are the model's own "
-           f"last-token predictions, so the accuracy is 1.0.{named if abs(accuracy - float((first == targets).float().mean())) < 1e-6 else ''} "
+           "last-token predictions, so the accuracy is 1.0."
+           f"{named if abs(accuracy - float((first == targets).float().mean())) < 1e-6 else ''} "
            f"See section {SECTION}.")
 
 

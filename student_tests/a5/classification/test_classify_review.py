@@ -6,8 +6,8 @@ weights, its head's bias set so that half the messages are spam) for drawn messa
 than max_length. Like the book it must encode the text, cut it to max_length (at most the
 model's context length), pad it with pad_token_id to that length, and answer "spam" when the
 last token's logits pick class 1, else "not spam" (other names for the two labels, used consistently,
-are accepted: one version of the book's notebook answers "Positive" / "Negative"). Handed a model in training mode, it classifies
-in eval mode (model.eval(), as the book does), so dropout does not change the answer.
+are accepted: one version of the book's notebook answers "Positive" / "Negative"). Handed a model in
+training mode, it classifies in eval mode (model.eval(), as the book does), so dropout does not change the answer.
 
 Run: pytest student_tests/a5/classification --submission assignments/a5/<you>/
 """
@@ -96,7 +96,8 @@ def test_labels_match_the_reference(nb, texts, max_length, pad_token_id, seed):
     wrong = [i for i, (a, b) in enumerate(zip(labels, expected)) if a != b]
     expect(mapping is not None,
            f"{nb.require(NAME).display} with max_length={max_length}, pad_token_id={pad_token_id} (model seed {seed}) "
-           f"answered {labels}; the reference answers {expected} (first difference: message {texts[wrong[0]] if wrong else ''!r})."
+           f"answered {labels}; the reference answers {expected} "
+           f"(first difference: message {texts[wrong[0]] if wrong else ''!r})."
            f"{hint} Encode, keep the first max_length ids, pad to max_length, and return \"spam\" for class 1 else "
            f"\"not spam\". See section {SECTION}.")
 

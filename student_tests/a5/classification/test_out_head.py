@@ -41,6 +41,7 @@ def test_model_gives_one_logit_per_class_for_each_token(notebook_model):
     info = require_model(notebook_model)
     want, shape = [1, 4, _num_classes(info)], info.get("output_shape")
     expect(shape == want,
-           f"the notebook's `{info['used_name']}` gives an output of shape {tuple(shape) if shape else shape} for token ids of "
+           f"the notebook's `{info['used_name']}` gives an output of shape {tuple(shape) if shape else shape} "
+           "for token ids of "
            f"shape (1, 4); expected {tuple(want)}: one logit per class at every position, of which the last "
            f"position's are used (section {SECTION}).")

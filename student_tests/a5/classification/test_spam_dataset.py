@@ -43,7 +43,8 @@ def _compare_ids(nb, rows, kwargs, what: str) -> None:
     theirs, ours = _theirs(nb, rows, **kwargs), _expected(rows, **kwargs)
     for i, (item, expected) in enumerate(zip(theirs["items"], ours.encoded_texts)):
         expect(item["ids"] == expected,
-               f"{nb.require(NAME).display} with {kwargs or 'the default arguments'}, row {i} {rows[i][1]!r}: token ids "
+               f"{nb.require(NAME).display} with {kwargs or 'the default arguments'}, row {i} {rows[i][1]!r}: "
+               "token ids "
                f"{item['ids']} (length {len(item['ids'])}); expected {expected} (length {len(expected)}): {what}. "
                f"Rows: {rows}. See section {SECTION}.")
 

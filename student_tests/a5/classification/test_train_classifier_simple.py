@@ -57,8 +57,8 @@ def runs(nb):
     cfg, ids, labels = _spam_tensors()
     model = reference_classifier(cfg, seed=5)
     data = {"train_inputs": ids[:32], "train_targets": labels[:32], "val_inputs": ids[32:], "val_targets": labels[32:]}
-    theirs = run_on_classifier(nb, "train_classifier", {**classifier_payload(model, cfg, num_classes=2, device=nb.device),
-                                                        **data, **SETTINGS},
+    theirs = run_on_classifier(nb, "train_classifier",
+                               {**classifier_payload(model, cfg, num_classes=2, device=nb.device), **data, **SETTINGS},
                                what=f"training with {component.display}", section=SECTION, timeout=120)
     loader = lambda x, y: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
                                                       batch_size=SETTINGS["batch_size"])
@@ -76,7 +76,7 @@ def runs(nb):
 
 
 def test_exists_with_the_book_signature(nb):
-    """train_classifier_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter) exists."""
+    """train_classifier_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter) exists."""  # noqa: E501 (a check's title)
     params = ["model", "train_loader", "val_loader", "optimizer", "device", "num_epochs", "eval_freq", "eval_iter"]
     problem = signature_problem(nb.require(NAME), params, {})
     expect(problem is None, f"{problem}; the book's signature is train_classifier_simple(model, train_loader, "
@@ -89,20 +89,22 @@ def test_training_loss_falls(nb, runs):
     losses = theirs["train_losses"]
     expect(theirs["finite"] and len(losses) >= 2 and losses[-1] < losses[0],
            f"{nb.require(NAME).display} returned training losses {[round(v, 4) for v in losses]} over "
-           f"{SETTINGS['num_epochs']} epochs (lr {SETTINGS['lr']}, eval_freq {SETTINGS['eval_freq']}); expected them to "
+           f"{SETTINGS['num_epochs']} epochs (lr {SETTINGS['lr']}, eval_freq {SETTINGS['eval_freq']}); "
+           "expected them to "
            f"fall. Each step: optimizer.zero_grad(), loss = calc_loss_batch(...), loss.backward(), optimizer.step() "
            f"(section {SECTION}).")
 
 
 def test_results_match_the_reference(nb, runs):
-    """Losses every eval_freq steps, accuracies per epoch and examples seen equal the reference's, from the same start."""
+    """Losses every eval_freq steps, accuracies per epoch and examples seen equal the reference's, from the same start."""  # noqa: E501 (a check's title)
     theirs, ours, _ = runs
     for name in NAMES:
         got, want = [round(v, 5) for v in theirs[name]], [round(v, 5) for v in ours[name]]
         same = len(got) == len(want) and all(abs(a - b) <= 1e-4 + 1e-4 * abs(b) for a, b in zip(got, want))
         expect(same, f"{nb.require(NAME).display}: {name} is {got}; the reference, trained from the same weights on "
                      f"the same batches, gives {want} ({SETTINGS['num_epochs']} epochs of 4 batches, eval_freq "
-                     f"{SETTINGS['eval_freq']}, eval_iter {SETTINGS['eval_iter']}; the book's loss and accuracy helpers "
+                     f"{SETTINGS['eval_freq']}, eval_iter {SETTINGS['eval_iter']}; "
+                     "the book's loss and accuracy helpers "
                      f"stood in for yours). Evaluate every eval_freq steps (global_step % eval_freq == 0, counting "
                      f"from 0) and measure the accuracies after each epoch. See section {SECTION}.")
     expect(theirs["examples_seen"] == ours["examples_seen"],

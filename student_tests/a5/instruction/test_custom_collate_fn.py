@@ -163,7 +163,8 @@ def test_allowed_max_length_truncates_inputs_and_targets_alike(nb, batch, limit)
     width = min(max(map(len, batch)), limit)
     shapes = (torch.tensor(inputs).shape, torch.tensor(targets).shape)
     expect(shapes[0] == shapes[1] == (len(batch), width),
-           f"{_call(component, batch, allowed_max_length=limit)} gave inputs of shape {tuple(shapes[0])} and targets of "
+           f"{_call(component, batch, allowed_max_length=limit)} gave inputs of shape {tuple(shapes[0])} "
+           "and targets of "
            f"shape {tuple(shapes[1])}; expected both ({len(batch)}, {width}): allowed_max_length cuts inputs and "
            f"targets alike (inputs[:allowed_max_length], targets[:allowed_max_length]). See section {SECTION}.")
     _expect_reference(component, batch, inputs, targets, allowed_max_length=limit)

@@ -39,14 +39,16 @@ def _hint(prompt: str, entry: dict) -> str:
         return (" The \"### Input:\" section must be left out when entry['input'] is empty "
                 "(`if entry[\"input\"]`).")
     if "### Response:" in prompt:
-        return " format_input stops before the response: InstructionDataset adds \"\\n\\n### Response:\\n\" and the output."
+        return (" format_input stops before the response: InstructionDataset adds \"\\n\\n### Response:\\n\" "
+                "and the output.")
     return ""
 
 
 def _expect_prompt(component, prompt, entry, what):
     expected = format_input(entry)
-    expect(prompt == expected, f"{component.display} of {what} gave {shown(prompt, 400)}; expected {shown(expected, 400)}"
-                               f": {text_difference(prompt, expected)}.{_hint(prompt, entry)} See section {SECTION}.")
+    expect(prompt == expected,
+           f"{component.display} of {what} gave {shown(prompt, 400)}; expected {shown(expected, 400)}"
+           f": {text_difference(prompt, expected)}.{_hint(prompt, entry)} See section {SECTION}.")
 
 
 def test_exists_with_the_book_signature(nb):

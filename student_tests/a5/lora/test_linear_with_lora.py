@@ -68,11 +68,12 @@ def test_starts_equal_to_the_wrapped_linear_layer(nb, sizes, bias, seed):
                f"gives outputs up to {same.max_abs:.3g} away from the linear layer's own")
     expect(result["holds_linear"] and same.ok,
            f"{result['what']} as built {problem} (seed {seed}); it should return linear(x) + lora(x), with the LoRA "
-           f"update zero at the start (B = 0). If LoRALayer's checks fail too, fix those first. See appendix {SECTION}.")
+           "update zero at the start (B = 0). If LoRALayer's checks fail too, fix those first. "
+           f"See appendix {SECTION}.")
 
 
 def test_lora_parameters_are_trainable(nb):
-    """The wrapper's LoRA parameters (A and B) have requires_grad=True, and a gradient reaches them through its output."""
+    """The wrapper's LoRA parameters (A and B) have requires_grad=True, and a gradient reaches them through its output."""  # noqa: E501 (a check's title)
     result = _run(nb, _payload(7, 5, 3, 8, bias=True, seed=0)[0])
     lora = [p for p in result["parameters"] if tuple(p["shape"]) in {(7, 3), (3, 7), (3, 5), (5, 3)}]
     unreached = [p["name"] for p in lora if p["name"] not in result["reached"]]

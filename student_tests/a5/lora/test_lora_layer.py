@@ -4,8 +4,8 @@ Checks the signature LoRALayer(in_dim, out_dim, rank, alpha); as built, the outp
 zeros, so a wrapped layer starts out as the pretrained one) but not once the weights are random, and
 a gradient reaches the weights (A random, not zero); on the reference's A and B (B drawn at random),
 the output is the low-rank update scaled by alpha (the printed book) or alpha / rank (the book's
-repository), both accepted, with rank > 1 and alpha != rank so the readings differ; and, on any weights, that the layer is a linear map of
-rank at most `rank` with outputs of shape (..., out_dim).
+repository), both accepted, with rank > 1 and alpha != rank so the readings differ; and, on any
+weights, that the layer is a linear map of rank at most `rank` with outputs of shape (..., out_dim).
 
 Run: pytest student_tests/a5/lora --submission assignments/a5/<you>/
 """
@@ -68,7 +68,8 @@ def test_starts_with_a_zero_update(nb):
     output = built["output"]
     shapes = ", ".join(f"{p['name']} {tuple(p['shape'])}" for p in built["parameters"])
     expect(torch.count_nonzero(output) == 0,
-           f"{nb.require(NAME).display} built with ({_args(INIT)}) gives outputs up to {float(output.abs().max()):.3g} in size "
+           f"{nb.require(NAME).display} built with ({_args(INIT)}) gives outputs up to "
+           f"{float(output.abs().max()):.3g} in size "
            f"for random inputs; expected all zeros. B (rank x out_dim) starts at zero (torch.zeros), so that "
            f"adding the layer leaves the pretrained model's outputs unchanged at the start of training. "
            f"Your parameters: {shapes}. See appendix {SECTION}.")
@@ -97,7 +98,7 @@ def test_a_starts_random_not_zero(nb):
 @settings(max_examples=5)
 @given(sizes=lora_sizes(), seed=st.integers(0, 2**16))
 def test_scales_the_update_by_alpha_or_alpha_over_rank(nb, sizes, seed):
-    """On the reference's A and B the output is alpha * x @ A @ B (printed book) or alpha / rank * x @ A @ B (repository)."""
+    """On the reference's A and B the output is alpha * x @ A @ B (printed book) or alpha / rank * x @ A @ B (repository)."""  # noqa: E501 (a check's title)
     found, what = _reading(nb, *sizes, seed)
     hint = (f" It is {MISTAKES[found]}." if found in MISTAKES else
             " Compute x @ A @ B and multiply by alpha (or alpha / rank).")

@@ -81,7 +81,7 @@ def test_wraps_every_linear_layer_of_a_gpt_model(nb):
 
 
 def test_wrapped_gpt_model_starts_with_its_original_outputs(nb):
-    """Right after wrapping its Linear layers, the GPT model's logits are unchanged (every LoRA update starts at zero)."""
+    """Right after wrapping its Linear layers, the GPT model's logits are unchanged (every LoRA update starts at zero)."""  # noqa: E501 (a check's title)
     result = _replace(nb, _gpt_payload(seed=1))
     wrapped = sum(item["wrapped"] for item in result["linears"])
     expect(wrapped > 0, f"{nb.require(NAME).display} wrapped none of a tiny GPTModel's {len(result['linears'])} Linear "
@@ -101,7 +101,8 @@ def test_trainable_parameters_after_freezing(nb, n_layers, emb_dim, rank):
     expected = expected_trainable(cfg, rank=rank)
     expect(result["trainable"] == expected,
            f"{nb.require(NAME).display}(model, rank={rank}, alpha={2 * rank}) on a frozen GPTModel with "
-           f"{n_layers} block(s), emb_dim {emb_dim}: {result['trainable']:,} trainable parameters ({result['lora_trainable']:,}"
+           f"{n_layers} block(s), emb_dim {emb_dim}: {result['trainable']:,} trainable parameters "
+           f"({result['lora_trainable']:,}"
            f" of them new); expected {expected:,}, one A (in x rank) and one B (rank x out) per Linear layer: "
            f"{lora_count_breakdown(cfg, rank=rank)}. See appendix {SECTION}.")
 
