@@ -11,7 +11,6 @@ request's checkout, so that nothing the pull request adds can be imported in its
 """
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.comment import to_look_at
 from grader.load import submission_label
+from grader.report import read_saved_reports
 
 MARKER = "<!-- llm-autograder -->"
 ROOTS = ("assignments", "submissions")
@@ -86,16 +86,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")
 
 
-def _reports(out: Path) -> list[tuple[dict, Path]]:
-    found = []
-    for path in sorted(out.glob("*/*/report.json")):
-        found.append((json.loads(path.read_text(encoding="utf-8")), path.parent))
-    return found
-
-
 def summary(out: Path) -> str:
     """One comment for a pull request: a table of totals, then each submission's report.md."""
-    reports = _reports(out)
+    reports = read_saved_reports(out)
     if not reports:
         return f"{MARKER}\n## Autograder\n\nNo submission folder changed in this pull request, so nothing was graded.\n"
     lines = [MARKER, "## Autograder", "", "| Submission | Score | |", "|---|---:|---|"]

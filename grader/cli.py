@@ -27,7 +27,7 @@ from grader.grade import (
 )
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
-from grader.report import write_text_atomic
+from grader.report import read_saved_reports, write_text_atomic
 from grader.rubric import RubricError, load_overrides
 from grader.shard import copy_reports, gather, in_shard, parse_shard
 
@@ -176,23 +176,9 @@ def rescore_cached(submission: Submission, out: Path, options: GradeOptions) -> 
     return folder, f"rescored; {changed} changed since its grading: plain `grade` runs it again"
 
 
-REPORT_KEYS = {"student", "assignment", "option", "score", "max_score", "categories", "checks", "problems"}
-
-
 def saved_reports(out: Path) -> list[dict]:
-    """Every report.json under out (<out>/<assignment>/<student>/report.json); one that cannot be read
-    is skipped with a warning naming it."""
-    reports = []
-    for path in sorted(out.glob("*/*/report.json")):
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(report, dict) or not REPORT_KEYS <= report.keys():
-                raise ValueError("not a grader report")
-        except (OSError, ValueError) as err:
-            print(f"grade: warning: {path} left out of the gradebook, it cannot be read: {err}", file=sys.stderr)
-            continue
-        reports.append(report)
-    return reports
+    """Every readable report.json under out (see grader.report.saved_reports)."""
+    return [report for report, _ in read_saved_reports(out)]
 
 
 def rebuild_gradebook(out: Path) -> list[dict]:

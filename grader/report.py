@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +138,22 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json(report: Report, path: Path) -> None:
     write_text_atomic(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+
+
+REPORT_KEYS = {"student", "assignment", "option", "score", "max_score", "categories", "checks", "problems"}
+
+
+def read_saved_reports(out: Path) -> list[tuple[dict, Path]]:
+    """(report, folder) for every report.json under out (<out>/<assignment>/<student>/report.json); one that
+    cannot be read is skipped with a warning naming it."""
+    found = []
+    for path in sorted(Path(out).glob("*/*/report.json")):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(report, dict) or not REPORT_KEYS <= report.keys():
+                raise ValueError("not a grader report")
+        except (OSError, ValueError) as err:
+            print(f"grade: warning: {path} left out of the gradebook, it cannot be read: {err}", file=sys.stderr)
+            continue
+        found.append((report, path.parent))
+    return found

@@ -99,7 +99,7 @@ def _report(out: Path, student: str, score: float, **extra) -> None:
     folder = out / "a2" / student
     folder.mkdir(parents=True)
     report = {"student": student, "assignment": "a2", "option": None, "score": score, "max_score": 100,
-              "checks": [{"status": "fail", "points": 0, "max_points": 5}], "problems": [], **extra}
+              "categories": [], "checks": [{"status": "fail", "points": 0, "max_points": 5}], "problems": [], **extra}
     (folder / "report.json").write_text(json.dumps(report))
     (folder / "report.md").write_text(f"## details for {student}\n")
 
