@@ -1,12 +1,17 @@
 """Speed of the reference GPT: a training step and greedy generation, tiny config and GPT-2 124M's shape.
 
-Run: python benchmarks/reference_speed.py [--device cpu|cuda|all] [--threads N] [--skip-124m]
+Run: python benchmarks/reference_speed.py [--device cpu|cuda|all] [--threads N] [--skip-124m] [--book]
 
 Prints a Markdown table per device (CPU, and CUDA when torch.cuda.is_available()):
 forward + backward time per step and tokens per second (batch 2 x 128 tokens for the tiny
 config, 2 x 256 for 124M, as in chapter 5), and the time to generate 100 new tokens from a
 4-token prompt with `generate_text_simple` and with the KV-cached `generate_text_simple_cached`
 (whose ids must be the same). About a minute and a half on 2 idle CPU cores.
+
+`--book` adds the ratio to the book's own code: the `llms-from-scratch` package (install it for the
+benchmark only: `pip install --no-deps llms-from-scratch`) trains the same step on the same weights,
+the two models taking turns so a load on the machine hits both alike; a ratio of 1 or more means the
+reference is at least as fast.
 
 On a machine shared with other busy processes, torch's default of one thread per core can
 be several times slower than `--threads 1` (threads wait on each other at every barrier);
@@ -93,6 +98,36 @@ def benchmark(device: torch.device, *, skip_124m: bool) -> list[tuple[str, ...]]
     return rows
 
 
+def book_ratio_rows(device: torch.device, *, skip_124m: bool, rounds: int = 5) -> list[tuple[str, ...]]:
+    """(config, "train step: book / reference", ratio) per config; the book's GPTModel gets our weights."""
+    try:
+        from llms_from_scratch.ch04 import GPTModel as BookGPTModel
+    except ImportError:
+        return [("-", "book comparison", "not run: pip install --no-deps llms-from-scratch")]
+    rows = []
+    for name, (cfg, num_tokens) in SHAPES.items():
+        if cfg is not TINY and skip_124m:
+            continue
+        torch.manual_seed(123)
+        ours = GPTModel(cfg).to(device)
+        book = BookGPTModel(cfg).to(device)
+        book.load_state_dict(ours.state_dict())
+        batch = torch.randint(0, cfg["vocab_size"], (2, num_tokens + 1), device=device)
+        totals = {"ours": 0.0, "book": 0.0}
+        repeats = 1 if cfg is not TINY and device.type == "cpu" else 10
+        for _ in range(rounds):
+            for label, model in (("ours", ours), ("book", book)):
+                model.train()
+
+                def step(model=model):
+                    model.zero_grad(set_to_none=True)
+                    calc_loss_batch(batch[:, :-1], batch[:, 1:], model, device).backward()
+                seconds, _ = timed(step, device, repeats)
+                totals[label] += seconds
+        rows.append((name, "train step: book time / reference time", f"{totals['book'] / totals['ours']:.2f}"))
+    return rows
+
+
 def print_table(device: torch.device, rows: list[tuple[str, ...]]) -> None:
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU, {torch.get_num_threads()} thread(s) on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
@@ -108,6 +143,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--skip-124m", action="store_true", help="only the tiny config (a few seconds)")
+    parser.add_argument("--book", action="store_true", help="also the speed ratio to the book's llms-from-scratch")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,7 +153,10 @@ def main() -> None:
             print("\n(no CUDA device: CUDA rows skipped)")
             continue
         device = torch.device(name)
-        print_table(device, benchmark(device, skip_124m=args.skip_124m))
+        rows = benchmark(device, skip_124m=args.skip_124m)
+        if args.book:
+            rows += book_ratio_rows(device, skip_124m=args.skip_124m)
+        print_table(device, rows)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from grader.grade import (
     rescore,
     write_reports,
 )
+from grader.kernel import HEAVY_AFTER_HELP
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
 from grader.report import read_saved_reports, write_text_atomic
@@ -74,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="submissions graded at once, each in its own kernel (default: half the CPUs)")
     parser.add_argument("--only", help="grade only this assignment, e.g. a3")
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
+    parser.add_argument("--heavy-after", type=float, default=4.0, metavar="SECONDS",
+                        help=HEAVY_AFTER_HELP)
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per notebook in all (default 600)")
     parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
                         help="device for training checks (default auto: CUDA when available)")
@@ -129,8 +132,9 @@ def fingerprint(submission: Submission, options: GradeOptions) -> str:
     return f"{grader}:{files.hexdigest()}:{overrides}"
 
 
-def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool) -> tuple[Path, bool]:
-    """(report folder, whether an earlier identical result was reused)."""
+def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool,
+                 threads: int | None = None) -> tuple[Path, bool]:
+    """(report folder, whether an earlier identical result was reused); `threads`: see grade_isolated."""
     folder = report_dir(out, submission)
     key = fingerprint(submission, options)
     stamp = folder / "fingerprint.txt"
@@ -139,7 +143,7 @@ def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, fo
     if fresh and not force:
         return folder, True
     stamp.unlink(missing_ok=True)  # written last: a grading stopped half-way is never taken as fresh
-    folder = grade_isolated(submission, out, options, timeout=options.budget + 300)
+    folder = grade_isolated(submission, out, options, timeout=options.budget + 300, threads=threads)
     write_text_atomic(stamp, key)
     return folder, False
 
@@ -278,17 +282,24 @@ def print_summary(results: list[tuple[dict, bool | str]], out: Path, what: str) 
     print(f"\n{what}; reports in {out}/, gradebook in {out / 'gradebook.csv'}")
 
 
+def threads_per_job(jobs: int) -> int | None:
+    """torch threads for each grading child and its kernel when several run at once (the cores shared out,
+    so they do not fight over them); None (torch's own choice) for one job at a time."""
+    return None if jobs <= 1 else max(1, (os.cpu_count() or 1) // jobs)
+
+
 def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
               force: bool, rescoring: bool = False) -> list[tuple[dict, bool | str]]:
     """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
     kernels are killed and the threads waited for before it is raised on. `rescoring`: see rescore_cached."""
     progress = Progress(len(submissions))
+    threads = threads_per_job(jobs)
 
     def one(submission: Submission) -> tuple[dict, bool]:
         if rescoring:
             folder, reused = rescore_cached(submission, out, options)
         else:
-            folder, reused = grade_cached(submission, out, options, force=force)
+            folder, reused = grade_cached(submission, out, options, force=force, threads=threads)
         report = json.loads((folder / "report.json").read_text())
         progress.finished(summary_row(report, reused))
         return report, reused
@@ -329,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.weights is not None and not args.weights.is_dir():
         print(f"grade: --weights {args.weights} is not a folder", file=sys.stderr)
         return 2
-    options = GradeOptions(cell_timeout=args.cell_timeout, budget=args.budget, device=args.device,
+    options = GradeOptions(cell_timeout=args.cell_timeout, heavy_after=args.heavy_after, budget=args.budget,
+                           device=args.device,
                            formats=args.formats, overrides=overrides,
                            weights=str(args.weights.resolve()) if args.weights else None, sandbox=args.sandbox)
     with stoppable():

@@ -89,3 +89,28 @@ class ComponentImported(ComponentMissing):
 
 class BudgetExhausted(GraderError):
     template = "the grading time budget of {seconds:g} s was spent before {cell} could run"
+
+
+class HeavyWorkShortened(GraderError):
+    """A cell's loops over DataLoaders were ended early by the grader (grader/probes_kernel/governor.py)."""
+
+    template = (
+        "{cell} is heavy work (it was still looping over DataLoaders after {seconds:g} s): the grader ended "
+        "its loops there instead of re-running your training; the checks test your functions on small "
+        "inputs and your saved outputs show the full run"
+    )
+
+
+class HeavyWorkInterrupted(HeavyWorkShortened):
+    template = (
+        "{cell} is heavy work: the grader ended its loops over DataLoaders after {seconds:g} s and "
+        "interrupted it {grace:g} s later instead of re-running your training; the checks test your "
+        "functions on small inputs and your saved outputs show the full run"
+    )
+
+
+class NeedsHeavyWork(GraderError):
+    template = (
+        "not run: it uses `{name}`, which {cell} sets in the heavy work the grader did not re-run; "
+        "your saved outputs show this cell's results"
+    )

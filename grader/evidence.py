@@ -39,11 +39,28 @@ def _python_source(source: str) -> str:
     return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def _parsed(source: str) -> ast.Module | None:
+def parsed_cell(source: str) -> ast.Module | None:
     try:
         return ast.parse(_python_source(source))
     except SyntaxError:
         return None
+
+
+def bound_names(source: str) -> set[str]:
+    """The names a cell binds anywhere outside its functions and classes (assignments, loops, imports, defs)."""
+    tree, found = parsed_cell(source), set()
+    todo = list(tree.body) if tree else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.alias):
+            found.add((node.asname or node.name).split(".")[0])
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def runs_clean(execution) -> Signal:
@@ -105,7 +122,7 @@ def docstrings(notebook, components: list[str], names: dict[str, str]) -> Signal
     wanted = {names.get(c, c): c for c in components}
     found = {}
     for cell in code_cells(notebook):
-        tree = _parsed(cell.source)
+        tree = parsed_cell(cell.source)
         for node in _functions(tree) if tree else []:
             if node.name in wanted:
                 found[wanted[node.name]] = ast.get_docstring(node) is not None
@@ -127,7 +144,7 @@ def cell_size(notebook) -> Signal:
         lines = len([line for line in cell.source.splitlines() if line.strip()])
         if lines > GIANT_CELL_LINES:
             giants.append(f"cell {index + 1} ({lines} lines)")
-        tree = _parsed(cell.source)
+        tree = parsed_cell(cell.source)
         for node in _functions(tree) if tree else []:
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             if not isinstance(node, ast.ClassDef) and length > GIANT_FUNCTION_LINES:
@@ -142,7 +159,7 @@ def grader_names(notebook) -> dict[str, str]:
     """The notebook's literal GRADER_NAMES mapping, read without running anything."""
     names = {}
     for cell in code_cells(notebook):
-        tree = _parsed(cell.source)
+        tree = parsed_cell(cell.source)
         for node in ast.walk(tree) if tree else []:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "GRADER_NAMES" for t in node.targets):
                 try:

@@ -8,13 +8,19 @@ and keeps the grader's baseline of it, which the probes restore.
 
 Each cell gets a timeout, then an interrupt, then (if it ignores that) its kernel is killed,
 a fresh kernel (grader.kernel.Kernel: limits, capped output) replays the cells that ran "ok"
-and the notebook goes on. Markdown and raw cells are not run and have no CellResult; a blank
+and the notebook goes on. A cell whose loops over DataLoaders the kernel's governor ended early
+(heavy work, see grader/probes_kernel/governor.py) is marked `heavy`; a later cell that fails only
+for a name such a cell would have set is "skipped". Markdown and raw cells are not run and have no CellResult; a blank
 code cell is "ok" in 0 s. `CellResult.index` counts all cells from 0 like nbformat; messages
 for people say "cell N", counting from 1.
 """
 
+import ast
+import dataclasses
 import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -24,13 +30,22 @@ from time import monotonic
 
 import nbformat
 
-from grader.errors import BudgetExhausted, CellTimeout, KernelDied
+from grader.errors import (
+    BudgetExhausted,
+    CellTimeout,
+    HeavyWorkInterrupted,
+    HeavyWorkShortened,
+    KernelDied,
+    NeedsHeavyWork,
+)
+from grader.evidence import bound_names
 from grader.kernel import CodeReply, Kernel, Limits, SessionOptions  # noqa: F401 (Limits: part of this API)
 from reference.assets import DATA_FILES, data_path
 
 MiB = 2**20
 GRADER_DIR = ".llm-grader"  # inside the workdir: HOME, TMPDIR, tiktoken cache, probe requests
 MAX_COPY_BYTES = 50 * MiB
+NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"}
@@ -56,6 +71,7 @@ class CellResult:
     error_message: str | None = None
     output: str = ""
     reason: str = ""  # why it timed out, died or was skipped, for people
+    heavy: bool = False  # the grader kept this cell's heavy work short (grader/probes_kernel/governor.py)
 
 
 @dataclass(frozen=True)
@@ -192,6 +208,7 @@ class KernelSession:
         self.options = options or SessionOptions()
         self.restarts, self.died_in_cell, self.death = 0, None, None
         self._ok_sources: list[str] = []
+        self._unset: dict[str, str] = {}  # a name heavy work the grader cut would have set -> its cell's label
         self._kernel: Kernel | None = None
         self._serial, self._started, self._budget_spent = 0, monotonic(), False
 
@@ -208,7 +225,8 @@ class KernelSession:
         self._serial += 1
         self._kernel = Kernel(self.workdir, self.options, self._serial,
                               env=kernel_env(self.workdir, self.options.weights), state_dir=grader_dir(self.workdir))
-        reply = self._execute(kernel_side_code("preload()"), self.options.startup_timeout, store_history=False)
+        preload = f"preload({self.options.heavy_after!r}, {self.options.heavy_grace!r})"
+        reply = self._execute(kernel_side_code(preload), self.options.startup_timeout, store_history=False)
         if reply.status != "ok":
             self.close()
             raise RuntimeError(f"the grader's preload failed in the new kernel ({reply.status}: {reply.error_name} "
@@ -242,8 +260,40 @@ class KernelSession:
         reply = self._execute(source, timeout)
         self._budget_spent |= reply.status == "timeout" and timeout < self.options.cell_timeout
         reason = self._after_cell(index, source, reply, timeout)
-        return CellResult(index, reply.status, reply.seconds, reply.error_name, reply.error_message,
-                          reply.output, reason)
+        result = CellResult(index, reply.status, reply.seconds, reply.error_name, reply.error_message,
+                            reply.output, reason)
+        return self._heavy_work(result, source)
+
+    def _heavy_work(self, result: CellResult, source: str) -> CellResult:
+        """A cell the governor kept short says so; a cell that fails only for want of a name such a cell would
+        have set is skipped, not failed (its names stay unset for the cells after it)."""
+        missing = NAME_ERROR.match(result.error_message or "") if result.error_name == "NameError" else None
+        if missing and missing.group(1) in self._unset:
+            self._unset.update(dict.fromkeys(bound_names(source) - self._unset.keys(), self._unset[missing[1]]))
+            reason = NeedsHeavyWork(name=missing[1], cell=self._unset[missing[1]]).message
+            return dataclasses.replace(result, status="skipped", reason=reason)
+        after = self.options.heavy_after
+        if after <= 0 or result.seconds < after or not self.alive:
+            return result
+        done = self._governed(source)
+        if not done:
+            return result
+        label = cell_label(result.index)
+        if done.get("interrupted") and result.status == "error":
+            self._unset.update(dict.fromkeys(bound_names(source), label))
+            reason = HeavyWorkInterrupted(cell=label, seconds=after, grace=self.options.heavy_grace).message
+            return dataclasses.replace(result, status="timeout", reason=reason, heavy=True)
+        return dataclasses.replace(result, reason=HeavyWorkShortened(cell=label, seconds=after).message, heavy=True)
+
+    def _governed(self, source: str) -> dict | None:
+        """What the kernel's governor did to this cell ({"stopped", "interrupted"}), or None."""
+        digest = hashlib.sha1(source.encode("utf-8", "replace")).hexdigest()
+        reply = self._execute(kernel_side_code(f"governed({digest!r})"), 30, store_history=False)
+        try:
+            found = json.loads(ast.literal_eval(reply.output.strip()))
+        except (ValueError, SyntaxError, TypeError):
+            return None
+        return found if isinstance(found, dict) else None
 
     def _execute(self, code: str, timeout: float, *, cap: int | None = None, store_history: bool = True) -> CodeReply:
         return self._kernel.execute(code, timeout=timeout, grace=self.options.grace,

@@ -6,6 +6,7 @@ machinery still leaves a report and never stops a batch. `children_stopped` kill
 child with its kernels (a stopped batch).
 """
 
+import atexit
 import contextlib
 import dataclasses
 import json
@@ -24,6 +25,7 @@ import pytest
 
 from grader import evidence
 from grader.collect import Collector
+from grader.errors import NeedsHeavyWork
 from grader.execute import CellResult
 from grader.load import Submission, load_notebook
 from grader.render import gradescope_results, notebook_figures, render_html, render_markdown
@@ -39,12 +41,14 @@ from grader.rubric import load_rubric
 from grader.score import CheckResult, Override, score
 
 FORMATS = ("md", "html", "json", "gradescope")
+NOT_RUN_FOR_HEAVY_WORK = NeedsHeavyWork.template.split(":")[0]
 SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder never shadows the grader
 
 
 @dataclass(frozen=True)
 class GradeOptions:
     cell_timeout: float = 60.0
+    heavy_after: float = 4.0  # see grader.kernel.SessionOptions
     budget: float = 600.0
     device: str = "auto"
     seed: int = 0
@@ -76,7 +80,8 @@ def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
     suite = suite_dir(submission.assignment, submission.option)
     return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite),
             "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header",
-            f"--cell-timeout={options.cell_timeout}", f"--budget={options.budget}", f"--device={options.device}",
+            f"--cell-timeout={options.cell_timeout}", f"--heavy-after={options.heavy_after}",
+            f"--budget={options.budget}", f"--device={options.device}",
             f"--sandbox={options.sandbox}",
             *([f"--weights={options.weights}"] if options.weights else [])]
 
@@ -220,9 +225,16 @@ def _figures(submission: Submission) -> tuple:
 def _cell_warnings(execution) -> tuple[str, ...]:
     if execution is None:
         return ()
-    cut = [str(c.index + 1) for c in execution.cells if c.status == "timeout"]
+    heavy = [str(c.index + 1) for c in execution.cells if c.heavy]
+    cut = [str(c.index + 1) for c in execution.cells if c.status == "timeout" and not c.heavy]
     died = [str(c.index + 1) for c in execution.cells if c.status == "kernel_died"]
+    waiting = [str(c.index + 1) for c in execution.cells if c.reason.startswith(NOT_RUN_FOR_HEAVY_WORK)]
     notes = []
+    if heavy:
+        notes.append(f"cell(s) {', '.join(heavy)} train or evaluate on whole datasets: the grader kept that work "
+                     "short instead of re-running it (your saved outputs show it); the checks test your functions")
+    if waiting:
+        notes.append(f"cell(s) {', '.join(waiting)} need results of that heavy work and were not run")
     if cut:
         notes.append(f"cell(s) {', '.join(cut)} ran past the time limit and were cut; "
                      "checks ran on what the notebook had defined")
@@ -251,7 +263,7 @@ class Interrupted(Exception):
     """The batch was stopped (`children_stopped`) while this submission was being graded: no report."""
 
 
-_children: set[subprocess.Popen] = set()
+_children: set[int] = set()  # pids of the grading children running now
 _children_lock = threading.Lock()
 _stopping = threading.Event()
 
@@ -297,37 +309,82 @@ def children_stopped():
     with _children_lock:
         _stopping.set()
         running = list(_children)
-    for child in running:
-        kill_tree(child.pid)
+    for pid in running:
+        kill_tree(pid)
     try:
         yield
     finally:
         _stopping.clear()
 
 
-def _run_child(argv: list[str], log, timeout: float, scratch: Path) -> int | str:
-    """The child's exit status, or "timeout" (then it was killed with its kernels). Its temporary files
-    (the notebook's scratch copy, the kernel's sockets) go under `scratch`, removed by the caller even
-    when the child was killed."""
+def _child_env(scratch: Path, threads: int | None) -> dict[str, str]:
+    env = {"TMPDIR": str(scratch)}
+    if threads:  # read by torch in the child and in its kernel (grader.execute.KEEP_ENV)
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
+
+
+_server: list = []  # the batch's grader.forkserver.ForkServer, started on first use (closed at exit)
+
+
+def _fork_server():
+    """The batch's fork server, or None where it cannot run (no os.fork or pidfd_open, or LLM_GRADER_NO_FORK)."""
+    if os.environ.get("LLM_GRADER_NO_FORK") or not hasattr(os, "pidfd_open") or not hasattr(os, "fork"):
+        return None
+    if not _server:
+        from grader.forkserver import ForkServer
+
+        _server.append(ForkServer())
+        atexit.register(_server[0].close)
+    return _server[0]
+
+
+def _start_child(args: list[str], log, scratch: Path, threads: int | None) -> tuple[int, subprocess.Popen | None]:
+    """(pid, Popen or None): a child forked by the fork server, else a fresh `python -m grader.grade`."""
+    server = _fork_server()
+    if server is not None:
+        try:
+            return server.spawn(args, Path(log.name), scratch, _child_env(scratch, threads)), None
+        except RuntimeError as err:
+            print(f"{err}; starting a fresh process instead", file=log, flush=True)
+    child = subprocess.Popen([sys.executable, *SAFE_PATH, "-m", "grader.grade", *args], stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True,
+                             env={**os.environ, **_child_env(scratch, threads)})
+    return child.pid, child
+
+
+def _run_child(args: list[str], log, timeout: float, scratch: Path, threads: int | None = None) -> int | str:
+    """The exit status of a child grading `args` (grader.grade._main's), or "timeout" (then it was killed with
+    its kernels). Its temporary files (the notebook's scratch copy, the kernel's sockets) go under `scratch`,
+    removed by the caller even when the child was killed."""
+    from grader.forkserver import wait_for
+
     with _children_lock:
         if _stopping.is_set():
             raise Interrupted
-        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                 env={**os.environ, "TMPDIR": str(scratch)})
-        _children.add(child)
+        pid, child = _start_child(args, log, scratch, threads)
+        _children.add(pid)
     try:
-        return child.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_tree(child.pid)
-        child.wait()
-        return "timeout"
+        if child is None:
+            status = wait_for(pid, scratch, timeout)
+        else:
+            try:
+                status = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                status = "timeout"
+        if status == "timeout":
+            kill_tree(pid)
+            child.wait() if child is not None else wait_for(pid, scratch, 30)
+        return status
     finally:
         with _children_lock:
-            _children.discard(child)
+            _children.discard(pid)
 
 
-def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float) -> Path:
+def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float,
+                   threads: int | None = None) -> Path:
     """Grade in a child process; whatever happens there, a report is written. Returns its folder.
+    `threads` caps torch's threads in the child and its kernel (several gradings sharing the cores).
 
     The child runs in a session of its own (a Ctrl-C on the terminal reaches only the batch, which
     then enters `children_stopped`); a child killed that way raises Interrupted and writes no report."""
@@ -338,8 +395,7 @@ def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, 
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-run-"))
     try:
         with (folder / "grader.log").open("w") as log:
-            returncode = _run_child([sys.executable, *SAFE_PATH, "-m", "grader.grade", str(request), str(folder)],
-                                    log, timeout, scratch)
+            returncode = _run_child([str(request), str(folder)], log, timeout, scratch, threads)
     finally:
         request.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -48,6 +48,10 @@ class Limits:
     processes: int = 4096  # RLIMIT_NPROC, only set when not root; 0 leaves it alone
 
 
+HEAVY_AFTER_HELP = ("seconds a notebook cell may loop over DataLoaders before the grader ends its loops "
+                    "(training is not re-run; default 4; 0 runs every cell in full)")
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     cell_timeout: float = 60.0
@@ -55,6 +59,10 @@ class SessionOptions:
     grace: float = 5.0  # after the interrupt, before the kernel is killed
     max_restarts: int = 3
     output_cap: int = 20_000  # characters kept per cell (head and tail)
+    # a notebook cell's heavy work: its DataLoaders end after `heavy_after` s, the cell is interrupted
+    # `heavy_grace` s later (grader/probes_kernel/governor.py); 0 runs every cell in full, up to cell_timeout
+    heavy_after: float = 4.0
+    heavy_grace: float = 5.0
     startup_timeout: float = 120.0  # a loaded CI machine can take a minute to start and replay a kernel
     limits: Limits = field(default_factory=Limits)
     weights: str | None = None  # an instructor's pretrained-weights cache (grade --weights DIR)

@@ -7,7 +7,9 @@ and keeps the grader's baseline (grader/probes_kernel/baseline.py: torch's funct
 methods and settings as they come). `run(<request dir>)` puts that baseline back before every
 probe and again before writing its results, so what the notebook patched (a stubbed
 `torch.manual_seed`, `torch.Tensor.__eq__`, 64 threads) changes nothing the grader computes, and
-says what it put back. At load time this file imports only the standard library.
+says what it put back. `preload(heavy_after, heavy_grace)` also installs the governor that keeps the
+notebook's heavy loops short (probes_kernel/governor.py); `governed(<sha1 of a cell>)` says what it did
+to that cell. At load time this file imports only the standard library.
 
 A probe that the grader interrupts (its timeout) answers {"ok": false, "error": {"kind":
 "interrupted", "where": <the notebook's function it was in>}}. The first `run` also notes which
@@ -38,7 +40,9 @@ MAX_TEXT = 2000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CONFIG_ALIASES = {"ctx_len": "context_length"}  # GPT config keys of the book's early chapter 4-5 notebooks
 BASELINE_FILE = Path(__file__).parent / "probes_kernel" / "baseline.py"
-STATE = {"baseline": None, "notebook_modules": None}  # per kernel: preload()'s Baseline; what the notebook loaded
+GOVERNOR_FILE = Path(__file__).parent / "probes_kernel" / "governor.py"
+# per kernel: preload()'s Baseline and Governor; what the notebook loaded
+STATE = {"baseline": None, "governor": None, "notebook_modules": None}
 MAX_SCANNED = 200  # objects followed when looking for foreign code a component uses
 IMPORTED = object()  # _references: a module name the code imports itself
 
@@ -74,13 +78,29 @@ def _torch():
     return torch
 
 
-def preload():
-    """Once per kernel, before the notebook's first cell: import torch and keep the grader's baseline of it."""
+def preload(heavy_after=0.0, heavy_grace=0.0):
+    """Once per kernel, before the notebook's first cell: import torch and keep the grader's baseline of it;
+    with `heavy_after` > 0, keep the notebook's heavy loops short (probes_kernel/governor.py)."""
     with contextlib.suppress(Exception):  # no torch here: the probes that need it say so
         import torch  # noqa: F401 - the baseline is torch as it comes, before any notebook code ran
     with contextlib.suppress(Exception):
         import numpy.random  # noqa: F401 - its seed function, which torch's import leaves unloaded
     STATE["baseline"] = runpy.run_path(str(BASELINE_FILE))["Baseline"]()
+    if heavy_after > 0:
+        with contextlib.suppress(ImportError):  # no torch or no IPython shell: nothing to keep short
+            from IPython import get_ipython
+            from torch.utils.data import DataLoader
+            shell = get_ipython()
+            if shell is not None:
+                governor = runpy.run_path(str(GOVERNOR_FILE))["Governor"](heavy_after, heavy_grace)
+                governor.install(shell, DataLoader)
+                STATE["governor"] = governor
+
+
+def governed(cell_digest):
+    """JSON: what the governor did to the notebook cell whose source has this sha1 (null: nothing)."""
+    governor = STATE["governor"]
+    return json.dumps(governor.report(cell_digest) if governor is not None else None)
 
 
 def _restore(settings=True):

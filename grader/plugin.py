@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from grader import sandbox
 from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
+from grader.kernel import HEAVY_AFTER_HELP
 from grader.load import discover, load_notebook
 from grader.notebook import Notebook
 from grader.report import resolve_device
@@ -35,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-grader", "MAI5301 check suites")
     group.addoption("--submission", metavar="PATH", help="submission folder (or notebook) to check")
     group.addoption("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
+    group.addoption("--heavy-after", type=float, default=4.0, metavar="SECONDS",
+                    help=HEAVY_AFTER_HELP)
     group.addoption("--budget", type=float, default=600.0, help="seconds for the whole notebook (default 600)")
     group.addoption("--device", default="auto", choices=("cpu", "cuda", "auto"),
                     help="device for training checks (default auto: CUDA when available)")
@@ -79,6 +82,7 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     except sandbox.SandboxUnavailable as err:
         pytest.fail(str(err), pytrace=False)
     options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
+                             heavy_after=request.config.getoption("--heavy-after"),
                              budget=request.config.getoption("--budget"), weights=weights, sandbox=isolation)
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
     workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch),

@@ -19,7 +19,9 @@ suite folder). Item kinds:
   spellings), full points at `min_terms`; provisional, for a person to confirm.
 - `manual`: scored by a person; provisional, 0 until an override sets it.
 
-Top-level `components` lists the required components' book names (for docstring checks).
+Top-level `components` lists the required components' book names (for docstring checks);
+`informational` the patterns of checks that feed no item on purpose (tests/test_consistency.py
+holds every other check to exactly one item: the first whose patterns match it takes it).
 A category with `shared = "code_quality"` takes its items from rubrics/code_quality.toml.
 """
 
@@ -67,6 +69,7 @@ class Rubric:
     title: str
     categories: tuple[Category, ...]
     components: tuple[str, ...] = ()
+    informational: tuple[str, ...] = ()  # patterns of checks that earn no points (what the saved outputs show)
 
     @property
     def max_score(self) -> float:
@@ -116,10 +119,10 @@ def _category(table: dict, where: str) -> Category:
 
 def parse_rubric(text: str, source: str = "rubric") -> Rubric:
     """A Rubric from TOML text; unknown keys and inconsistent points are errors."""
-    data = _only(tomllib.loads(text), {"assignment", "title", "categories", "components"}, source)
+    data = _only(tomllib.loads(text), {"assignment", "title", "categories", "components", "informational"}, source)
     categories = tuple(_category(t, f"{source} category {t.get('name', i)}") for i, t in enumerate(data["categories"]))
     return Rubric(data["assignment"], data.get("title", data["assignment"]), categories,
-                  tuple(data.get("components", ())))
+                  tuple(data.get("components", ())), tuple(data.get("informational", ())))
 
 
 def rubric_dir() -> Path:

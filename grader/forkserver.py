@@ -1,0 +1,148 @@
+"""A parent with the grader's heavy imports done once, which forks one grading child per submission.
+
+Starting `python -m grader.grade` for every submission costs about two seconds before any grading
+(torch, pytest, Hypothesis, the grader). `ForkServer` starts this module once per batch
+(`python -P -m grader.forkserver`): it imports those modules, starts no thread and runs no torch
+code, then reads one JSON request per line on stdin and answers {"pid": N} after forking a child
+that grades like `python -m grader.grade` (grader.grade._main) with its own session, log, TMPDIR and
+thread count. The child writes its exit status to `<scratch>/exit-status` before it exits;
+the server ignores SIGCHLD, so the kernel reaps its children and no zombies pile up. The batch
+waits for a child through a pidfd and kills it with grader.grade.kill_tree, as it would a Popen.
+
+The check suites themselves are not imported here: pytest imports them in each child, so their
+assertions are rewritten as they are in a plain run.
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
+STATUS_FILE = "exit-status"
+
+
+class ForkServer:
+    """The batch's handle on one running server; `spawn` is safe to call from several threads."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, *SAFE_PATH, "-m", "grader.forkserver"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+                                        text=True)
+        self.lock = threading.Lock()
+
+    def spawn(self, argv: list[str], log: Path, scratch: Path, env: dict[str, str]) -> int:
+        """Fork a child that runs grader.grade._main(*argv); its pid. RuntimeError if the server is gone."""
+        request = {"argv": argv, "log": str(Path(log).resolve()), "scratch": str(Path(scratch).resolve()),
+                   "env": env}
+        with self.lock:
+            try:
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+                answer = self.process.stdout.readline()
+            except (BrokenPipeError, OSError) as err:
+                raise RuntimeError(f"the fork server stopped ({err})") from None
+        if not answer:
+            raise RuntimeError(f"the fork server stopped (exit {self.process.poll()})")
+        return int(json.loads(answer)["pid"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def wait_for(pid: int, scratch: Path, timeout: float) -> int | str:
+    """A forked child's exit status (from its status file; 1 when it died without writing one), or "timeout"."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        handle = None  # it already ended
+    try:
+        deadline = time.monotonic() + timeout
+        while handle is not None and not select.select([handle], [], [], 1.0)[0]:
+            if time.monotonic() > deadline:
+                return "timeout"
+    finally:
+        if handle is not None:
+            os.close(handle)
+    try:
+        return int((Path(scratch) / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return 1
+
+
+def _preload() -> None:
+    """The imports every grading child needs, done once, and the sandbox's trial run; nothing here leaves a
+    thread running or runs torch code."""
+    import hypothesis  # noqa: F401
+    import pytest  # noqa: F401
+    import torch  # noqa: F401
+
+    import grader.grade  # noqa: F401
+    import grader.plugin  # noqa: F401
+    from grader.sandbox import bwrap_problem
+
+    bwrap_problem()  # tried once here (a short subprocess), cached for every child
+
+
+def _child(request: dict) -> None:
+    """In the forked child: become a grading child (session, log, environment), grade, write the status."""
+    status, scratch = 1, Path(request["scratch"])
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its kernels and subprocesses are waited for
+        os.setsid()
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.environ.update(request["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # TMPDIR is the child's own scratch folder
+        threads = request["env"].get("OMP_NUM_THREADS")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        from grader.grade import _main
+
+        status = _main(*request["argv"])
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            (scratch / STATUS_FILE).write_text(str(status))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+
+def serve() -> None:
+    _preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        sys.stdout.write(json.dumps({"pid": pid}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()
