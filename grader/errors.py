@@ -109,6 +109,14 @@ class HeavyWorkInterrupted(HeavyWorkShortened):
     )
 
 
+class HeavyWorkFailed(HeavyWorkShortened):
+    template = (
+        "{cell} is heavy work: the grader ended its loops over DataLoaders after {seconds:g} s instead of "
+        "re-running your training, and the cell then raised {error} on what the shortened loops computed; "
+        "not counted as an error (your saved outputs show the full run)"
+    )
+
+
 class NeedsHeavyWork(GraderError):
     template = (
         "not run: it uses `{name}`, which {cell} sets in the heavy work the grader did not re-run; "

@@ -33,6 +33,7 @@ import nbformat
 from grader.errors import (
     BudgetExhausted,
     CellTimeout,
+    HeavyWorkFailed,
     HeavyWorkInterrupted,
     HeavyWorkShortened,
     KernelDied,
@@ -279,11 +280,16 @@ class KernelSession:
         if not done:
             return result
         label = cell_label(result.index)
-        if done.get("interrupted") and result.status == "error":
-            self._unset.update(dict.fromkeys(bound_names(source), label))
+        if result.status != "error":
+            return dataclasses.replace(result, reason=HeavyWorkShortened(cell=label, seconds=after).message, heavy=True)
+        # interrupted, or it failed on what its shortened loops computed (an assert on the final accuracy):
+        # not the student's error; the names it had still to set stay unset for the cells after it
+        self._unset.update(dict.fromkeys(bound_names(source), label))
+        if done.get("interrupted"):
             reason = HeavyWorkInterrupted(cell=label, seconds=after, grace=self.options.heavy_grace).message
-            return dataclasses.replace(result, status="timeout", reason=reason, heavy=True)
-        return dataclasses.replace(result, reason=HeavyWorkShortened(cell=label, seconds=after).message, heavy=True)
+        else:
+            reason = HeavyWorkFailed(cell=label, seconds=after, error=result.error_name).message
+        return dataclasses.replace(result, status="timeout", reason=reason, heavy=True)
 
     def _governed(self, source: str) -> dict | None:
         """What the kernel's governor did to this cell ({"stopped", "interrupted"}), or None."""
