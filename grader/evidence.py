@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,28 @@ def parsed_cell(source: str) -> ast.Module | None:
         return ast.parse(_python_source(source))
     except SyntaxError:
         return None
+
+
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def definitions(source: str) -> str:
+    """The cell's top-level imports, and its functions and classes (decorators included) each under a guard
+    that defines it only where its name is not defined yet, in order, as source."""
+    text = _python_source(source)
+    tree = parsed_cell(source)
+    if tree is None:
+        return ""
+    lines = text.splitlines(keepends=True)
+    parts = []
+    for node in tree.body:
+        if isinstance(node, DEFINITIONS):
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+            segment = "".join(lines[first - 1:node.end_lineno])
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                segment = f"if {node.name!r} not in globals():\n" + textwrap.indent(segment, "    ")
+            parts.append(segment if segment.endswith("\n") else segment + "\n")
+    return "".join(parts)
 
 
 def bound_names(source: str) -> set[str]:

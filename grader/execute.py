@@ -39,7 +39,7 @@ from grader.errors import (
     KernelDied,
     NeedsHeavyWork,
 )
-from grader.evidence import bound_names
+from grader.evidence import bound_names, definitions
 from grader.kernel import CodeReply, Kernel, Limits, SessionOptions  # noqa: F401 (Limits: part of this API)
 from reference.assets import DATA_FILES, data_path
 
@@ -283,13 +283,23 @@ class KernelSession:
         if result.status != "error":
             return dataclasses.replace(result, reason=HeavyWorkShortened(cell=label, seconds=after).message, heavy=True)
         # interrupted, or it failed on what its shortened loops computed (an assert on the final accuracy):
-        # not the student's error; the names it had still to set stay unset for the cells after it
-        self._unset.update(dict.fromkeys(bound_names(source), label))
+        # not the student's error. Its imports, functions and classes are defined again (those after the point
+        # where it stopped would be missing); the other names it had still to set stay unset for later cells.
+        defined = self._define_again(source)
+        self._unset.update(dict.fromkeys(bound_names(source) - defined, label))
         if done.get("interrupted"):
             reason = HeavyWorkInterrupted(cell=label, seconds=after, grace=self.options.heavy_grace).message
         else:
             reason = HeavyWorkFailed(cell=label, seconds=after, error=result.error_name).message
         return dataclasses.replace(result, status="timeout", reason=reason, heavy=True)
+
+    def _define_again(self, source: str) -> set[str]:
+        """Run a cut cell's top-level definitions alone; the names they bind (none if that failed)."""
+        code = definitions(source)
+        if not code.strip():
+            return set()
+        reply = self._execute(code, self.options.cell_timeout, store_history=False)
+        return bound_names(code) if reply.status == "ok" else set()
 
     def _governed(self, source: str) -> dict | None:
         """What the kernel's governor did to this cell ({"stopped", "interrupted"}), or None."""

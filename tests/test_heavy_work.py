@@ -32,7 +32,8 @@ CELLS = {
                                 "assert seen == 20\nafter_assert = 1"),
     "samples_each_epoch": ("def train():\n    seen = 0\n    for epoch in range(100):\n"
                            "        for batch in loader:\n            seen += 1\n        time.sleep(0.5)\n"
-                           "    return seen\nhistory = train()\nfinal = history * 2"),
+                           "    return seen\nhistory = train()\nfinal = history * 2\n"
+                           "def classify(text):\n    return 'spam' if 'win' in text else 'ham'\n"),
     "needs_history": "print(history)\nplot_data = [history]",
     "needs_plot_data": "print(plot_data)",
     "own_mistake": "print(undefined_name_of_mine)",
@@ -52,7 +53,7 @@ def governed(tmp_path_factory):
         result = session.run_all()
         grader_pass = session.run_code(kernel_side_code("governed('none')") + "\nprint(sum(1 for _ in loader))",
                                        timeout=20)
-        yield result, grader_pass
+        yield result, grader_pass, session.run_code("print(repr(classify('win now')))", timeout=10)
 
 
 def cell(governed, name):
@@ -83,6 +84,11 @@ def test_a_cell_still_running_after_its_loaders_ended_is_interrupted(governed):
     assert (samples.status, samples.heavy) == ("timeout", True)
     assert samples.seconds < HEAVY.heavy_after + HEAVY.heavy_grace + 2
     assert "interrupted" in samples.reason
+
+
+def test_definitions_after_the_point_a_cut_cell_stopped_are_made_again(governed):
+    reply = governed[2]
+    assert (reply.status, reply.output) == ("ok", "'spam'\n")
 
 
 def test_cells_needing_what_the_cut_cell_would_have_set_are_skipped_not_failed(governed):
