@@ -25,11 +25,11 @@ from grader.grade import (
     rescore,
     write_reports,
 )
-from grader.kernel import HEAVY_AFTER_HELP
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
 from grader.report import read_saved_reports, write_text_atomic
 from grader.rubric import RubricError, load_overrides
+from grader.settings import RUN_OPTIONS, add_options
 from grader.shard import copy_reports, gather, in_shard, parse_shard
 
 EPILOG = """\
@@ -74,14 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="submissions graded at once, each in its own kernel (default: half the CPUs)")
     parser.add_argument("--only", help="grade only this assignment, e.g. a3")
-    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
-    parser.add_argument("--heavy-after", type=float, default=4.0, metavar="SECONDS",
-                        help=HEAVY_AFTER_HELP)
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds per notebook in all (default 600)")
-    parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"),
-                        help="device for training checks (default auto: CUDA when available)")
-    parser.add_argument("--weights", type=Path, metavar="DIR",
-                        help="pretrained GPT-2 weights the notebooks may load offline (see the README)")
+    add_options(parser.add_argument)  # --cell-timeout, --heavy-after, --budget, --device, --weights, --sandbox
     parser.add_argument("--format", default="md,html,json",
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
     parser.add_argument("--overrides", type=Path, help="TOML file of instructor overrides (see below)")
@@ -90,9 +83,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="score the saved reports again (current rubric and overrides) without running notebooks")
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="grade only share K of N of the submissions (see below)")
-    parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"),
-                        help="isolate each notebook's kernel with bubblewrap: auto uses it when it works, "
-                             "none runs without isolation")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
     args = parser.parse_args(argv)
     if args.rescore and args.force:
@@ -337,13 +327,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"shard {args.shard[0]}/{args.shard[1]} holds none of the {found} submission(s) found; "
                   "nothing to grade")
             return 0
-    if args.weights is not None and not args.weights.is_dir():
+    if args.weights is not None and not Path(args.weights).is_dir():
         print(f"grade: --weights {args.weights} is not a folder", file=sys.stderr)
         return 2
-    options = GradeOptions(cell_timeout=args.cell_timeout, heavy_after=args.heavy_after, budget=args.budget,
-                           device=args.device,
-                           formats=args.formats, overrides=overrides,
-                           weights=str(args.weights.resolve()) if args.weights else None, sandbox=args.sandbox)
+    chosen = {option.field: getattr(args, option.field) for option in RUN_OPTIONS}
+    options = GradeOptions(**{**chosen, "weights": str(Path(args.weights).resolve()) if args.weights else None},
+                           formats=args.formats, overrides=overrides)
     with stoppable():
         try:
             results = grade_all(submissions, args.out, options, jobs=args.jobs, force=args.force,

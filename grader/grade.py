@@ -39,6 +39,7 @@ from grader.report import (
 )
 from grader.rubric import load_rubric
 from grader.score import CheckResult, Override, score
+from grader.settings import DEFAULTS, as_flags
 
 FORMATS = ("md", "html", "json", "gradescope")
 NOT_RUN_FOR_HEAVY_WORK = NeedsHeavyWork.template.split(":")[0]
@@ -47,15 +48,17 @@ SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder
 
 @dataclass(frozen=True)
 class GradeOptions:
-    cell_timeout: float = 60.0
-    heavy_after: float = 4.0  # see grader.kernel.SessionOptions
-    budget: float = 600.0
-    device: str = "auto"
+    """The settings of one grading run (grader/settings.py declares the ones a person sets, once)."""
+
+    cell_timeout: float = DEFAULTS["cell_timeout"]
+    heavy_after: float = DEFAULTS["heavy_after"]  # see grader.kernel.SessionOptions
+    budget: float = DEFAULTS["budget"]
+    device: str = DEFAULTS["device"]
     seed: int = 0
-    weights: str | None = None  # an instructor's pretrained-weights cache
+    weights: str | None = DEFAULTS["weights"]  # an instructor's pretrained-weights cache
     formats: tuple = ("md", "html", "json")
     overrides: tuple = ()  # (assignment, option, student, category, points, reason) rows
-    sandbox: str = "auto"  # isolate the kernel with bubblewrap: "auto", "bwrap" or "none"
+    sandbox: str = DEFAULTS["sandbox"]  # isolate the kernel with bubblewrap: "auto", "bwrap" or "none"
 
     def overrides_for(self, submission: Submission) -> tuple[Override, ...]:
         return tuple(Override(category, points, reason) for assignment, option, student, category, points, reason
@@ -79,11 +82,7 @@ def report_dir(out: Path, submission: Submission) -> Path:
 def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
     suite = suite_dir(submission.assignment, submission.option)
     return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite),
-            "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header",
-            f"--cell-timeout={options.cell_timeout}", f"--heavy-after={options.heavy_after}",
-            f"--budget={options.budget}", f"--device={options.device}",
-            f"--sandbox={options.sandbox}",
-            *([f"--weights={options.weights}"] if options.weights else [])]
+            "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header", *as_flags(options)]
 
 
 def _problem_report(submission: Submission, problems: list[str], options: GradeOptions, started: float) -> Report:

@@ -28,6 +28,7 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
 from grader.sandbox import Bubblewrap, socket_folder
+from grader.settings import DEFAULTS
 
 GiB, MiB = 2**30, 2**20
 MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
@@ -48,20 +49,16 @@ class Limits:
     processes: int = 4096  # RLIMIT_NPROC, only set when not root; 0 leaves it alone
 
 
-HEAVY_AFTER_HELP = ("seconds a notebook cell may loop over DataLoaders before the grader ends its loops "
-                    "(training is not re-run; default 4; 0 runs every cell in full)")
-
-
 @dataclass(frozen=True)
 class SessionOptions:
-    cell_timeout: float = 60.0
-    budget: float = 600.0
+    cell_timeout: float = DEFAULTS["cell_timeout"]
+    budget: float = DEFAULTS["budget"]
     grace: float = 5.0  # after the interrupt, before the kernel is killed
     max_restarts: int = 3
     output_cap: int = 20_000  # characters kept per cell (head and tail)
     # a notebook cell's heavy work: its DataLoaders end after `heavy_after` s, the cell is interrupted
     # `heavy_grace` s later (grader/probes_kernel/governor.py); 0 runs every cell in full, up to cell_timeout
-    heavy_after: float = 4.0
+    heavy_after: float = DEFAULTS["heavy_after"]
     heavy_grace: float = 5.0
     startup_timeout: float = 120.0  # a loaded CI machine can take a minute to start and replay a kernel
     limits: Limits = field(default_factory=Limits)

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, Phase, settings
 from grader import sandbox
 from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
-from grader.kernel import HEAVY_AFTER_HELP
 from grader.load import discover, load_notebook
 from grader.notebook import Notebook
 from grader.report import resolve_device
+from grader.settings import add_options, read_options
 from reference.ch06 import write_synthetic_spam_tsv
 
 settings.register_profile(
@@ -35,16 +35,7 @@ HOW_TO_RUN = "no submission given: run `pytest student_tests/<assignment> --subm
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-grader", "MAI5301 check suites")
     group.addoption("--submission", metavar="PATH", help="submission folder (or notebook) to check")
-    group.addoption("--cell-timeout", type=float, default=60.0, help="seconds per notebook cell (default 60)")
-    group.addoption("--heavy-after", type=float, default=4.0, metavar="SECONDS",
-                    help=HEAVY_AFTER_HELP)
-    group.addoption("--budget", type=float, default=600.0, help="seconds for the whole notebook (default 600)")
-    group.addoption("--device", default="auto", choices=("cpu", "cuda", "auto"),
-                    help="device for training checks (default auto: CUDA when available)")
-    group.addoption("--weights", metavar="DIR", default=None,
-                    help="pretrained-weights cache for notebooks that load GPT-2 (see README: Pretrained weights)")
-    group.addoption("--sandbox", default="auto", choices=sandbox.MODES,
-                    help="run the notebook's kernel in bubblewrap: auto (default) where it works, bwrap, or none")
+    add_options(group.addoption)  # the options `grade` has too (grader/settings.py)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,14 +67,14 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     loaded = load_notebook(submission.notebook)
     if loaded.problem:
         pytest.fail(loaded.problem, pytrace=False)
-    weights = request.config.getoption("--weights")
+    chosen = read_options(request.config.getoption)
+    weights = chosen["weights"]
     try:
-        isolation = sandbox.resolve(request.config.getoption("--sandbox"))
+        isolation = sandbox.resolve(chosen["sandbox"])
     except sandbox.SandboxUnavailable as err:
         pytest.fail(str(err), pytrace=False)
-    options = SessionOptions(cell_timeout=request.config.getoption("--cell-timeout"),
-                             heavy_after=request.config.getoption("--heavy-after"),
-                             budget=request.config.getoption("--budget"), weights=weights, sandbox=isolation)
+    options = SessionOptions(cell_timeout=chosen["cell_timeout"], heavy_after=chosen["heavy_after"],
+                             budget=chosen["budget"], weights=weights, sandbox=isolation)
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
     workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch),
                               weights=Path(weights) if weights else None)
@@ -91,10 +82,10 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     try:
         session.start()
         execution = session.run_all()
-        notebook = Notebook(session, execution, device=resolve_device(request.config.getoption("--device")),
+        notebook = Notebook(session, execution, device=resolve_device(chosen["device"]),
                             original=loaded.notebook)
         if isolation == "none":
-            notebook.notes.append(sandbox.not_isolated_note(request.config.getoption("--sandbox")))
+            notebook.notes.append(sandbox.not_isolated_note(chosen["sandbox"]))
         collector = _collector(request.config)
         if collector is not None:  # the grader's run: hand it the cells and the figures checks add
             collector.execution, collector.plots = execution, notebook.plots
