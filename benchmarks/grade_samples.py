@@ -34,10 +34,10 @@ def run_batch(paths: list[Path], jobs: int) -> tuple[float, dict[str, float]]:
     seconds: dict[str, float] = {}
     graded = cli.grade_isolated
 
-    def timed(submission, out, options, *, timeout, threads=None):
+    def timed(submission, out, options, *, timeout):
         started = time.perf_counter()
         try:
-            return graded(submission, out, options, timeout=timeout, threads=threads)
+            return graded(submission, out, options, timeout=timeout)
         finally:
             seconds[submission.label] = time.perf_counter() - started
 

@@ -122,9 +122,8 @@ def fingerprint(submission: Submission, options: GradeOptions) -> str:
     return f"{grader}:{files.hexdigest()}:{overrides}"
 
 
-def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool,
-                 threads: int | None = None) -> tuple[Path, bool]:
-    """(report folder, whether an earlier identical result was reused); `threads`: see grade_isolated."""
+def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, force: bool) -> tuple[Path, bool]:
+    """(report folder, whether an earlier identical result was reused)."""
     folder = report_dir(out, submission)
     key = fingerprint(submission, options)
     stamp = folder / "fingerprint.txt"
@@ -133,7 +132,7 @@ def grade_cached(submission: Submission, out: Path, options: GradeOptions, *, fo
     if fresh and not force:
         return folder, True
     stamp.unlink(missing_ok=True)  # written last: a grading stopped half-way is never taken as fresh
-    folder = grade_isolated(submission, out, options, timeout=options.budget + 300, threads=threads)
+    folder = grade_isolated(submission, out, options, timeout=options.budget + 300)
     write_text_atomic(stamp, key)
     return folder, False
 
@@ -272,24 +271,17 @@ def print_summary(results: list[tuple[dict, bool | str]], out: Path, what: str) 
     print(f"\n{what}; reports in {out}/, gradebook in {out / 'gradebook.csv'}")
 
 
-def threads_per_job(jobs: int) -> int | None:
-    """torch threads for each grading child and its kernel when several run at once (the cores shared out,
-    so they do not fight over them); None (torch's own choice) for one job at a time."""
-    return None if jobs <= 1 else max(1, (os.cpu_count() or 1) // jobs)
-
-
 def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
               force: bool, rescoring: bool = False) -> list[tuple[dict, bool | str]]:
     """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
     kernels are killed and the threads waited for before it is raised on. `rescoring`: see rescore_cached."""
     progress = Progress(len(submissions))
-    threads = threads_per_job(jobs)
 
     def one(submission: Submission) -> tuple[dict, bool]:
         if rescoring:
             folder, reused = rescore_cached(submission, out, options)
         else:
-            folder, reused = grade_cached(submission, out, options, force=force, threads=threads)
+            folder, reused = grade_cached(submission, out, options, force=force)
         report = json.loads((folder / "report.json").read_text())
         progress.finished(summary_row(report, reused))
         return report, reused

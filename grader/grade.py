@@ -316,11 +316,11 @@ def children_stopped():
         _stopping.clear()
 
 
-def _child_env(scratch: Path, threads: int | None) -> dict[str, str]:
-    env = {"TMPDIR": str(scratch)}
-    if threads:  # read by torch in the child and in its kernel (grader.execute.KEEP_ENV)
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
+def _child_env(scratch: Path) -> dict[str, str]:
+    """What a grading child's environment adds: its scratch folder, and one torch thread in the child and its
+    kernel (grader.execute.KEEP_ENV): parallel gradings do not fight over the cores, and numbers come out the
+    same whatever the machine's core count or -j (floating-point sums depend on how work is split)."""
+    return {"TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 _server: list = []  # the batch's grader.forkserver.ForkServer, started on first use (closed at exit)
@@ -338,21 +338,21 @@ def _fork_server():
     return _server[0]
 
 
-def _start_child(args: list[str], log, scratch: Path, threads: int | None) -> tuple[int, subprocess.Popen | None]:
+def _start_child(args: list[str], log, scratch: Path) -> tuple[int, subprocess.Popen | None]:
     """(pid, Popen or None): a child forked by the fork server, else a fresh `python -m grader.grade`."""
     server = _fork_server()
     if server is not None:
         try:
-            return server.spawn(args, Path(log.name), scratch, _child_env(scratch, threads)), None
+            return server.spawn(args, Path(log.name), scratch, _child_env(scratch)), None
         except RuntimeError as err:
             print(f"{err}; starting a fresh process instead", file=log, flush=True)
     child = subprocess.Popen([sys.executable, *SAFE_PATH, "-m", "grader.grade", *args], stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True,
-                             env={**os.environ, **_child_env(scratch, threads)})
+                             env={**os.environ, **_child_env(scratch)})
     return child.pid, child
 
 
-def _run_child(args: list[str], log, timeout: float, scratch: Path, threads: int | None = None) -> int | str:
+def _run_child(args: list[str], log, timeout: float, scratch: Path) -> int | str:
     """The exit status of a child grading `args` (grader.grade._main's), or "timeout" (then it was killed with
     its kernels). Its temporary files (the notebook's scratch copy, the kernel's sockets) go under `scratch`,
     removed by the caller even when the child was killed."""
@@ -361,7 +361,7 @@ def _run_child(args: list[str], log, timeout: float, scratch: Path, threads: int
     with _children_lock:
         if _stopping.is_set():
             raise Interrupted
-        pid, child = _start_child(args, log, scratch, threads)
+        pid, child = _start_child(args, log, scratch)
         _children.add(pid)
     try:
         if child is None:
@@ -380,10 +380,8 @@ def _run_child(args: list[str], log, timeout: float, scratch: Path, threads: int
             _children.discard(pid)
 
 
-def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float,
-                   threads: int | None = None) -> Path:
+def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, timeout: float) -> Path:
     """Grade in a child process; whatever happens there, a report is written. Returns its folder.
-    `threads` caps torch's threads in the child and its kernel (several gradings sharing the cores).
 
     The child runs in a session of its own (a Ctrl-C on the terminal reaches only the batch, which
     then enters `children_stopped`); a child killed that way raises Interrupted and writes no report."""
@@ -394,7 +392,7 @@ def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, 
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-run-"))
     try:
         with (folder / "grader.log").open("w") as log:
-            returncode = _run_child([str(request), str(folder)], log, timeout, scratch, threads)
+            returncode = _run_child([str(request), str(folder)], log, timeout, scratch)
     finally:
         request.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -43,6 +43,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "exercise(name): a check of a course exercise; skipped when not attempted")
     if config.getoption("--submission", default=None):
         settings.load_profile("grading")
+        draw_without_local_constants()
+
+
+def draw_without_local_constants() -> None:
+    """Hypothesis (6.131 on) mixes literals found in the "local" modules loaded (not in site-packages: the
+    grader's own when it is installed editable) into its draws, so a check's examples would change with the
+    grader's code, the modules a run happened to import and the way the grader is installed. Grading draws
+    without them: the same examples everywhere, for the grader and for a student's own run."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # another Hypothesis layout: nothing to switch off
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        providers._get_local_constants = providers.Constants  # Constants(): the empty set
 
 
 def _collector(config: pytest.Config) -> Collector | None:

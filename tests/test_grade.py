@@ -119,3 +119,17 @@ def test_every_category_has_a_score_and_the_gradebook_a_row(batch):
     assert [c["name"] for c in report["categories"]] == ["Correctness", "Code Quality", "Understanding", "Completeness"]
     assert all(isinstance(c["score"], (int, float)) for c in report["categories"])
     assert (batch / "a2" / "good" / "report.html").exists()
+
+
+def test_grading_draws_the_same_examples_whatever_local_modules_are_loaded(tmp_path, monkeypatch):
+    """Hypothesis mixes literals of loaded local modules into its draws; the grading profile must not."""
+    from hypothesis.internal.conjecture import providers
+
+    from grader.plugin import draw_without_local_constants
+
+    monkeypatch.setattr(providers, "_get_local_constants", providers._get_local_constants)
+    (tmp_path / "local_constants_module.py").write_text("MAGIC = 987654321\nNAME = 'zebra-constant'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("local_constants_module")
+    draw_without_local_constants()
+    assert len(providers._get_local_constants()) == 0

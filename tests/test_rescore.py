@@ -121,7 +121,7 @@ def test_a_changed_submission_is_rescored_but_no_longer_marked_fresh(batch, caps
 def test_submissions_without_a_usable_saved_report_are_graded_normally(batch, monkeypatch, capsys):
     graded = []
 
-    def fake_grade(submission, out, options, *, timeout, threads=None):
+    def fake_grade(submission, out, options, *, timeout):
         graded.append(submission.student)
         folder = grade.report_dir(out, submission)
         grade.write_reports(grade._problem_report(submission, ["graded"], options, time.monotonic()), folder, ("json",))

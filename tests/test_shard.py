@@ -36,7 +36,7 @@ def submissions(tmp_path) -> Path:
 @pytest.fixture
 def in_process(monkeypatch):
     """Grade in this process what the grading child would: no child start-up per submission."""
-    def grade_here(submission, out, options, *, timeout, threads=None):
+    def grade_here(submission, out, options, *, timeout):
         folder = report_dir(out, submission)
         write_reports(grade_submission(submission, options), folder, options.formats)
         return folder
