@@ -19,6 +19,10 @@ def reports(root: Path) -> dict[str, dict]:
             for p in sorted(root.glob("*/*/report.json"))}
 
 
+def statuses(report: dict) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in report.get("checks", ())}
+
+
 def check_changes(old: dict, new: dict) -> list[str]:
     before = {c["id"]: c for c in old.get("checks", ())}
     after = {c["id"]: c for c in new.get("checks", ())}
@@ -51,9 +55,11 @@ def main() -> int:
             differing += 1
             print(f"{name}: score {old[name]['score']:g} -> {new[name]['score']:g}")
             print("\n".join(lines))
-    same_checks = sum(1 for n in old.keys() & new.keys() if not check_changes(old[n], new[n]))
-    print(f"\n{len(old.keys() & new.keys())} submissions in both; {same_checks} with identical checks "
-          f"(status and message); {differing} differ in checks or score")
+    both = old.keys() & new.keys()
+    same_checks = sum(1 for n in both if not check_changes(old[n], new[n]))
+    same_statuses = sum(1 for n in both if statuses(old[n]) == statuses(new[n]))
+    print(f"\n{len(both)} submissions in both: {same_statuses} with every check's status the same, {same_checks} "
+          f"with every status and message the same; {differing} differ in checks or score")
     return 1 if differing else 0
 
 
