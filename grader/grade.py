@@ -27,6 +27,7 @@ from grader import evidence
 from grader.collect import Collector
 from grader.errors import NeedsHeavyWork
 from grader.execute import CellResult
+from grader.forkserver import SAFE_PATH, ForkServer, wait_for
 from grader.load import Submission, load_notebook
 from grader.render import gradescope_results, notebook_figures, render_html, render_markdown
 from grader.report import (
@@ -43,7 +44,6 @@ from grader.settings import DEFAULTS, as_flags
 
 FORMATS = ("md", "html", "json", "gradescope")
 NOT_RUN_FOR_HEAVY_WORK = NeedsHeavyWork.template.split(":")[0]
-SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder never shadows the grader
 
 
 @dataclass(frozen=True)
@@ -331,8 +331,6 @@ def _fork_server():
     if os.environ.get("LLM_GRADER_NO_FORK") or not hasattr(os, "pidfd_open") or not hasattr(os, "fork"):
         return None
     if not _server:
-        from grader.forkserver import ForkServer
-
         _server.append(ForkServer())
         atexit.register(_server[0].close)
     return _server[0]
@@ -356,8 +354,6 @@ def _run_child(args: list[str], log, timeout: float, scratch: Path) -> int | str
     """The exit status of a child grading `args` (grader.grade._main's), or "timeout" (then it was killed with
     its kernels). Its temporary files (the notebook's scratch copy, the kernel's sockets) go under `scratch`,
     removed by the caller even when the child was killed."""
-    from grader.forkserver import wait_for
-
     with _children_lock:
         if _stopping.is_set():
             raise Interrupted
