@@ -354,9 +354,19 @@ class KernelSession:
 
     def run_code(self, code: str, timeout: float, *, label: str = "grader code") -> CodeReply:
         """Run probe code in the notebook's namespace (not stored in its history)."""
+        return self._grader_call(lambda: self._execute(code, timeout, store_history=False), label)
+
+    def run_probe(self, folder: Path, timeout: float, *, label: str) -> CodeReply:
+        """Have kernel_side answer the probe request in `folder` (grader/probe.py), through the kernel's fast
+        lane: one long execute request serves the probes, until other code runs in the kernel."""
+        return self._grader_call(lambda: self._kernel.call(
+            str(folder), serve=lambda path: kernel_side_code(f"serve({path!r})"), timeout=timeout,
+            grace=self.options.grace), label)
+
+    def _grader_call(self, call, label: str) -> CodeReply:
         if not self.alive:
             return CodeReply("kernel_died", error_message=KernelDied(where=self.where_it_died()).message)
-        reply = self._execute(code, timeout, store_history=False)
+        reply = call()
         if reply.status == "kernel_died":
             self.death = label
         elif reply.killed:

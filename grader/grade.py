@@ -79,10 +79,17 @@ def report_dir(out: Path, submission: Submission) -> Path:
     return out / name / submission.student
 
 
+# Only the plugins grading needs, and no assertion rewriting: every check reports through expect() and
+# pytest.fail, and rewriting the grader's, the reference's and the suites' modules on import costs more
+# than a second per submission (their packages are marked for rewriting as an installed plugin's).
+PYTEST_PLUGINS = ("--disable-plugin-autoload", "-p", "grader.plugin", "-p", "_hypothesis_pytestplugin",
+                  "-p", "no:cacheprovider", "--assert=plain")
+
+
 def _pytest_args(submission: Submission, options: GradeOptions) -> list[str]:
     suite = suite_dir(submission.assignment, submission.option)
-    return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite),
-            "-p", "no:cacheprovider", "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header", *as_flags(options)]
+    return [str(suite), "--submission", str(submission.notebook), "--rootdir", str(suite), *PYTEST_PLUGINS,
+            "-o", "addopts=", "-o", "testpaths=", "-q", "--no-header", *as_flags(options)]
 
 
 def _problem_report(submission: Submission, problems: list[str], options: GradeOptions, started: float) -> Report:

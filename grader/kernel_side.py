@@ -9,7 +9,8 @@ probe and again before writing its results, so what the notebook patched (a stub
 `torch.manual_seed`, `torch.Tensor.__eq__`, 64 threads) changes nothing the grader computes, and
 says what it put back. `preload(heavy_after, heavy_grace)` also installs the governor that keeps the
 notebook's heavy loops short (probes_kernel/governor.py); `governed(<sha1 of a cell>)` says what it did
-to that cell. At load time this file imports only the standard library.
+to that cell. `serve(<socket path>)` answers many probes in one execute request (the grader's fast lane,
+grader/kernel.py). At load time this file imports only the standard library.
 
 A probe that the grader interrupts (its timeout) answers {"ok": false, "error": {"kind":
 "interrupted", "where": <the notebook's function it was in>}}. The first `run` also notes which
@@ -534,6 +535,24 @@ def run(folder):
         _write(folder, _interrupted(err, request), {})
     except (Exception, SystemExit) as err:
         _write(folder, _failure(err, request.components if request else []), {})
+
+
+def serve(path):
+    """Answer many probes in one execute request: connect to the grader's Unix socket at `path`, then for each
+    line (a request folder) `run` it and answer "done"; an empty line, the socket's end or an interrupt between
+    requests ends it. A probe interrupted by the grader's timeout still answers, as `run` does."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(path)
+        try:
+            for line in conn.makefile("rb"):
+                folder = line.decode("utf-8", "replace").strip()
+                if not folder:
+                    break
+                run(folder)
+                conn.sendall(b"done\n")
+        except (KeyboardInterrupt, OSError):
+            pass
 
 
 # ---------------------------------------------------------------- built-in probes

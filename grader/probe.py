@@ -4,10 +4,13 @@ The protocol, one call:
 1. The grader makes a fresh folder under the request root (in the workdir) and writes
    `request.json` ({"probe", "payload", "workdir"}) and, when there are tensors,
    `inputs.safetensors`. Payload values may refer to tensors as {"$tensor": key}.
-2. It runs one expression in the kernel that calls kernel_side's `run(<folder>)`
-   (grader.execute.kernel_side_code: kernel_side.py is loaded by path when the kernel starts, so
-   a student's own `grader.py` cannot stand in for it). kernel_side restores the grader's
-   baseline of torch (what the notebook patched) before the probe and before writing results.
+2. kernel_side's `run(<folder>)` answers it in the kernel (grader.execute.kernel_side_code:
+   kernel_side.py is loaded by path when the kernel starts, so a student's own `grader.py` cannot
+   stand in for it). The folder's path reaches it through the kernel's fast lane
+   (KernelSession.run_probe, grader/kernel.py): one execute request runs kernel_side's `serve`,
+   which reads request folders from a Unix socket until the grader runs other code.
+   kernel_side restores the grader's baseline of torch (what the notebook patched) before the
+   probe and before writing results.
 3. kernel_side resolves book names in the notebook's globals (a `GRADER_NAMES` entry wins
    over the book's name), runs the probe, and writes `response.json`:
    {"ok": true, "data": {...}, "components": [...], "restored": [...]} or {"ok": false, "error":
@@ -36,7 +39,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from grader.errors import ComponentImported, ComponentMissing, KernelDied, ProbeFailed, ProbeTimeout
-from grader.execute import KernelSession, grader_dir, kernel_side_code
+from grader.execute import KernelSession, grader_dir
 
 MiB = 2**20
 _WHOLE = object()
@@ -180,8 +183,7 @@ class Probe:
         if not self.session.alive:
             raise KernelDied(where=self.session.where_it_died())
         folder = self._write_request(name, payload or {}, tensors or {})
-        code = kernel_side_code(f"run({str(folder)!r})")
-        reply = self.session.run_code(code, timeout, label=f"the probe `{name}`")
+        reply = self.session.run_probe(folder, timeout, label=f"the probe `{name}`")
         if reply.status == "timeout":
             raise ProbeTimeout(probe=name, seconds=timeout, **interruption(folder, name, self.limits))
         if reply.status == "kernel_died":

@@ -163,6 +163,45 @@ def test_probe_that_kills_the_kernel_is_reported_and_restart_revives(tmp_path):
             probe.call("call_function", {"name": "boom"})
 
 
+LANE = """
+from IPython import get_ipython
+RUNS = [0]
+get_ipython().events.register("pre_run_cell", lambda info: RUNS.__setitem__(0, RUNS[0] + 1))
+
+def runs():
+    return RUNS[0]
+
+def shout(n):
+    for _ in range(n):
+        print("x" * 1000)
+    return n
+"""
+
+
+def test_one_execute_request_serves_many_probes_and_other_code_interleaves(tmp_path):
+    """The fast lane: consecutive probes share one execute request; grader code between them still runs."""
+    notebook = write_notebook(tmp_path / "nb.ipynb", LANE)
+    with KernelSession(notebook, tmp_path, options=OPTIONS) as session:
+        session.run_all()
+        probe = Probe(session)
+        first = probe.call("call_function", {"name": "runs"}).data["result"]
+        for _ in range(5):
+            probe.call("describe", {"name": "shout"})
+        assert probe.call("call_function", {"name": "runs"}).data["result"] == first  # no new execute request
+        assert session.run_code("z = 3", 10).status == "ok"
+        assert probe.call("describe", {"name": "z"}).data["type"] == "int"
+        assert probe.call("call_function", {"name": "runs"}).data["result"] == first + 2  # run_code, then a new lane
+
+
+def test_a_probe_that_floods_its_output_still_answers(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", LANE)
+    with KernelSession(notebook, tmp_path, options=OPTIONS) as session:
+        session.run_all()
+        probe = Probe(session)
+        assert probe.call("call_function", {"name": "shout", "args": [40_000]}, timeout=60).data["result"] == 40_000
+        assert probe.call("describe", {"name": "runs"}).data["kind"] == "function"
+
+
 def respond(folder, body: bytes, tensors: bytes | None = None):
     (folder / "response.json").write_bytes(body)
     if tensors is not None:
