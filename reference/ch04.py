@@ -164,6 +164,17 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def gpt_parameter_count(cfg: dict) -> int:
+    """GPTModel(cfg)'s parameters without building it: two embeddings; per block three query/key/value
+    projections (biased with qkv_bias), the output projection, the 4x feed-forward and two norms; the final
+    norm and an unbiased output head."""
+    d, vocab, tokens = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
+    attention = 3 * d * d + (3 * d if cfg.get("qkv_bias") else 0) + d * d + d
+    feed_forward = d * 4 * d + 4 * d + 4 * d * d + d
+    block = attention + feed_forward + 2 * 2 * d
+    return vocab * d + tokens * d + cfg["n_layers"] * block + 2 * d + d * vocab
+
+
 def count_parameters_tied(model: GPTModel) -> int:
     """Parameters if the output head reused the token embedding, as GPT-2 does (section 4.6)."""
     return count_parameters(model) - model.out_head.weight.numel()

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -26,6 +26,7 @@ from reference.ch04 import (
     generate_text_simple,
     generate_text_simple_cached,
     gpt2_config,
+    gpt_parameter_count,
     model_size_mb,
 )
 from strategies import gpt_configs, seeds
@@ -68,6 +69,19 @@ def test_book_gpt2_124m_parameter_counts_and_size():
 def test_book_larger_gpt2_parameter_counts(size, expected):
     """Exercise 4.2: the larger GPT-2 sizes built with the same recipe (on the meta device, no memory)."""
     assert count_parameters(meta_model(gpt2_config(size))) == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg=gpt_configs(), qkv_bias=st.booleans(), layers=st.integers(0, 4))
+def test_parameter_count_formula_equals_the_built_model(cfg, qkv_bias, layers):
+    """gpt_parameter_count(cfg) equals the count of GPTModel(cfg) built on the meta device."""
+    cfg = {**cfg, "qkv_bias": qkv_bias, "n_layers": layers}
+    assert gpt_parameter_count(cfg) == count_parameters(meta_model(cfg))
+
+
+@pytest.mark.parametrize("size", list(GPT2_SIZES))
+def test_parameter_count_formula_on_the_gpt2_sizes(size):
+    assert gpt_parameter_count(gpt2_config(size)) == count_parameters(meta_model(gpt2_config(size)))
 
 
 def test_gpt2_config_rejects_unknown_sizes():

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.checks import expect
-from reference.ch04 import GPT_CONFIG_124M, GPTModel
+from reference.ch04 import GPT_CONFIG_124M, gpt_parameter_count
 from student_tests.a3.common import config_text, gpt_configs
 
 CACHED = "generate_text_simple_cached"
@@ -78,17 +78,12 @@ def _size_configs(nb) -> dict[tuple[int, int, int], tuple[str, dict]]:
     return sizes
 
 
-def _reference_count(cfg: dict) -> int:
-    with torch.device("meta"):
-        return sum(p.numel() for p in GPTModel(cfg).parameters())
-
-
 def _wrong_counts(nb, sizes: dict, display: str) -> list[str]:
     """One line per size whose parameter count (student's GPTModel on the meta device) is not the book's."""
     wrong = []
     for (emb_dim, n_layers, n_heads), (where, cfg) in sizes.items():
         counted = nb.run("a3.meta_parameter_count", {"cfg": cfg}, what=f"building {display} from {where}")
-        count, expected = counted["count"], _reference_count(cfg)  # e.g. 406,212,608 for GPT-2 medium
+        count, expected = counted["count"], gpt_parameter_count(cfg)  # e.g. 406,212,608 for GPT-2 medium
         if count + counted.get("tied", 0) != expected:  # a head tied to the token embedding counts as the book's
             wrong.append(f"{where} (emb_dim={emb_dim}, n_layers={n_layers}, n_heads={n_heads}): {count:,} "
                          f"where the book's recipe gives {expected:,}")
