@@ -20,7 +20,6 @@ RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "${TORCH_IN
 COPY pyproject.toml README.md ./
 COPY grader grader
 COPY reference reference
-COPY rubrics rubrics
 COPY student_tests student_tests
 RUN pip install --no-cache-dir . && rm -rf /opt/llm-autograder/*
 

@@ -37,7 +37,7 @@ def changed_files(base: str, head: str = "HEAD", repo: Path = Path(".")) -> list
 
 
 def submission_folder(path: str) -> str | None:
-    """'assignments/a2/ada/notes/x.py' -> 'assignments/a2/ada'; None outside a student's folder."""
+    """'assignments/<id>/ada/notes/x.py' -> 'assignments/<id>/ada'; None outside a student's folder."""
     parts = PurePosixPath(path).parts
     if len(parts) >= 4 and parts[0] in ROOTS:
         return str(PurePosixPath(*parts[:3]))

@@ -57,9 +57,9 @@ class Item:
 
 @dataclass(frozen=True)
 class AssignmentSummary:
-    """The class's results for one assignment (an a5 option on its own)."""
+    """The class's results for one assignment (an option on its own)."""
 
-    name: str  # the report folder's name: a3, a5-lora
+    name: str  # the report folder's name: <id> or <id>-<option>
     count: int
     mean: float
     median: float
@@ -84,7 +84,7 @@ def report_link(report: dict) -> str:
 
 
 def group_name(report: dict) -> str:
-    """The report folder's name, which keeps a5's options apart: a3, a5-lora."""
+    """The report folder's name, which keeps an assignment's options apart: <id>-<option>."""
     return report_folder(report).parent.name
 
 
@@ -142,7 +142,7 @@ def summarise(name: str, reports: list[dict]) -> AssignmentSummary:
 
 
 def by_assignment(reports: list[dict]) -> dict[str, list[dict]]:
-    """Reports grouped by report folder name (a5 options apart), groups and students in order."""
+    """Reports grouped by report folder name (options apart), groups and students in order."""
     groups = defaultdict(list)
     for report in sorted(reports, key=lambda r: r["student"]):
         groups[group_name(report)].append(report)

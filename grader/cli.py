@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, assignments
 from grader.classview import write_class_view
 from grader.grade import (
     FORMATS,
@@ -35,9 +35,9 @@ from grader.shard import copy_reports, gather, in_shard, parse_shard
 EPILOG = """\
 examples:
   grade submissions/                         every submission under submissions/
-  grade assignments/a2/ada/ --out out/       one student's folder
-  grade path/to/assignment3.ipynb            one notebook
-  grade submissions/ -j 2 --only a3          the a3 submissions, two at a time
+  grade assignments/{id}/ada/ --out out/       one student's folder
+  grade path/to/{notebook}            one notebook
+  grade submissions/ -j 2 --only {id}          the {id} submissions, two at a time
   grade submissions/ --overrides overrides.toml --force
   grade submissions/ --overrides overrides.toml --rescore   apply overrides without running notebooks
   grade submissions/ --shard 2/4 --out shard-2   one machine's share of four
@@ -45,11 +45,11 @@ examples:
 
 Each submission gets <out>/<assignment>/<student>/report.json (and report.md, report.html);
 <out>/gradebook.csv has a row per report.json under <out>, so grading a subset (one student,
---only a3) updates its rows and keeps the others. An unchanged submission is not graded again
+--only {id}) updates its rows and keeps the others. An unchanged submission is not graded again
 (its report is reused) unless --force. Exit status is 0 whenever grading ran, whatever the
 scores. Ctrl-C (or SIGTERM) stops the run: finished reports stay, the gradebook is written
 from them, the exit status is 130 (143); the same command again grades the rest.
---shard K/N grades the submissions whose report folder name (a2/ada) hashes to share K of N:
+--shard K/N grades the submissions whose report folder name ({id}/ada) hashes to share K of N:
 the same share on every machine, whatever the order of the paths; a share with no submission
 exits 0. A folder named merge is graded as ./merge.
 --rescore scores every submission that has a report.json under --out again from its saved checks
@@ -59,21 +59,29 @@ second each); a submission without one, or whose report predates --rescore, is g
 overrides.toml, one table per instructor decision:
   [[override]]
   student = "ada"
-  assignment = "a2"
+  assignment = "{id}"
   category = "Understanding"
   points = 22
   reason = "README answers all three questions well"
 """
 
 
+def _epilog() -> str:
+    """The examples, with an assignment the grader found (grader.assignments) standing for any."""
+    found = assignments.all_assignments()
+    example = next((a for a in found if not a.option), found[0]) if found else None
+    return EPILOG.format(id=example.assignment if example else "<id>", notebook=example.notebook if example else
+                         "<notebook>.ipynb")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="grade", description="Grade MAI5301 notebook submissions.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="submission folders, notebooks, or folders of them")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
     parser.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="submissions graded at once, each in its own kernel (default: half the CPUs)")
-    parser.add_argument("--only", help="grade only this assignment, e.g. a3")
+    parser.add_argument("--only", help="grade only this assignment (the id in its manifest, assignment.toml)")
     add_options(parser.add_argument)  # --cell-timeout, --heavy-after, --budget, --device, --weights, --sandbox
     parser.add_argument("--format", default="md,html,json",
                         help=f"report formats, comma-separated from {','.join(FORMATS)} (default md,html,json)")
@@ -96,13 +104,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @functools.lru_cache(maxsize=1)
 def grader_digest() -> str:
-    """A hash of the grader's own code and data (engine, checks, rubrics, reference): a changed check regrades."""
+    """A hash of the grader's own code and data (engine, reference, and every assignment's checks, probes and
+    rubric under the suites roots): a changed check regrades."""
     import reference
-    import rubrics
-    import student_tests
 
     digest = hashlib.sha256(__version__.encode())
-    for package in (Path(__file__).parent, *(Path(m.__file__).parent for m in (reference, rubrics, student_tests))):
+    for package in (Path(__file__).parent, Path(reference.__file__).parent, *assignments.roots()):
         for path in sorted(package.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".toml", ".j2", ".json", ".txt", ".bpe"):
                 digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())

@@ -14,7 +14,7 @@ HYPOTHESIS_NOTES = re.compile(r"\n(Failing test case|Falsifying example|Failing 
 
 
 def check_id(nodeid: str) -> str:
-    """'student_tests/a2/test_attention.py::test_x[1]' -> 'test_attention.py::test_x[1]'."""
+    """'student_tests/<id>/test_file.py::test_x[1]' -> 'test_file.py::test_x[1]'."""
     path, sep, rest = nodeid.partition("::")
     return f"{Path(path).name}{sep}{rest}"
 

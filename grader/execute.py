@@ -30,6 +30,7 @@ from time import monotonic
 
 import nbformat
 
+from grader.assignments import probe_files
 from grader.errors import (
     BudgetExhausted,
     CellTimeout,
@@ -226,7 +227,7 @@ class KernelSession:
         self._serial += 1
         self._kernel = Kernel(self.workdir, self.options, self._serial,
                               env=kernel_env(self.workdir, self.options.weights), state_dir=grader_dir(self.workdir))
-        preload = f"preload({self.options.heavy_after!r}, {self.options.heavy_grace!r})"
+        preload = f"preload({self.options.heavy_after!r}, {self.options.heavy_grace!r}, {probe_files()!r})"
         reply = self._execute(kernel_side_code(preload), self.options.startup_timeout, store_history=False)
         if reply.status != "ok":
             self.close()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from grader import evidence
+from grader.assignments import find
 from grader.collect import Collector
 from grader.errors import NeedsHeavyWork
 from grader.execute import CellResult
@@ -54,7 +55,6 @@ class GradeOptions:
     heavy_after: float = DEFAULTS["heavy_after"]  # see grader.kernel.SessionOptions
     budget: float = DEFAULTS["budget"]
     device: str = DEFAULTS["device"]
-    seed: int = 0
     weights: str | None = DEFAULTS["weights"]  # an instructor's pretrained-weights cache
     formats: tuple = ("md", "html", "json")
     overrides: tuple = ()  # (assignment, option, student, category, points, reason) rows
@@ -67,11 +67,8 @@ class GradeOptions:
 
 
 def suite_dir(assignment: str, option: str | None = None) -> Path:
-    """student_tests/a3, or student_tests/a5/lora for an a5 option."""
-    import student_tests
-
-    root = Path(student_tests.__file__).parent
-    return root / assignment / option if option else root / assignment
+    """The folder of the assignment's checks (grader.assignments)."""
+    return find(assignment, option).folder
 
 
 def report_dir(out: Path, submission: Submission) -> Path:
@@ -98,7 +95,7 @@ def _problem_report(submission: Submission, problems: list[str], options: GradeO
     return Report(submission.student, submission.assignment, submission.option, scored.score if scored else 0.0,
                   rubric.max_score if rubric else 0.0, scored.categories if scored else (), (),
                   duration_s=round(time.monotonic() - started, 2),
-                  environment=environment(options.device, options.seed) | submission_version(submission.folder),
+                  environment=environment(options.device) | submission_version(submission.folder),
                   problems=tuple(problems),
                   warnings=submission.warnings, signals={})
 
@@ -137,7 +134,7 @@ def grade_submission(submission: Submission, options: GradeOptions = GradeOption
     return Report(submission.student, submission.assignment, submission.option, scored.score, rubric.max_score,
                   scored.categories, scored.checks, execution.cells if execution else (),
                   duration_s=round(time.monotonic() - started, 2),
-                  environment=environment(options.device, options.seed) | submission_version(submission.folder),
+                  environment=environment(options.device) | submission_version(submission.folder),
                   problems=tuple(problems),
                   warnings=submission.warnings + _cell_warnings(execution) + tuple(collector.notes),
                   plots=tuple(collector.plots),

@@ -16,11 +16,12 @@ A probe that the grader interrupts (its timeout) answers {"ok": false, "error": 
 "interrupted", "where": <the notebook's function it was in>}}. The first `run` also notes which
 of FOREIGN_PACKAGES the notebook loaded (before any probe imports `reference`).
 
-Built-in probes are registered with `@probe("name")`. Assignment-specific probes live in
-`grader/probes_kernel/<group>.py` as plain functions `probe_<name>(req)` and are called as
-"<group>.<name>"; those files are loaded by path too and need not import anything from here.
-A probe function takes a `Request` and returns a dict of JSON values and tensors (nested in
-lists, tuples and dicts); tensors travel in outputs.safetensors.
+Built-in probes are registered with `@probe("name")`. Probes shared by assignments live in
+`grader/probes_kernel/<group>.py`, an assignment's own in its folder's `probes.py` (grader.assignments;
+`preload` gets their paths), as plain functions `probe_<name>(req)` called as "<group>.<name>"; those files
+are loaded by path too (with KERNEL_HELPERS, the folder of the shared ones, in their globals) and need not
+import anything from here. A probe function takes a `Request` and returns a dict of JSON values and tensors
+(nested in lists, tuples and dicts); tensors travel in outputs.safetensors.
 """
 
 import contextlib
@@ -40,10 +41,11 @@ FOREIGN_PACKAGES = ("reference", "llms_from_scratch", "grader")  # reimplementin
 MAX_TEXT = 2000
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CONFIG_ALIASES = {"ctx_len": "context_length"}  # GPT config keys of the book's early chapter 4-5 notebooks
-BASELINE_FILE = Path(__file__).parent / "probes_kernel" / "baseline.py"
-GOVERNOR_FILE = Path(__file__).parent / "probes_kernel" / "governor.py"
-# per kernel: preload()'s Baseline and Governor; what the notebook loaded
-STATE = {"baseline": None, "governor": None, "notebook_modules": None}
+KERNEL_HELPERS = Path(__file__).parent / "probes_kernel"  # the probes every assignment shares, and helpers
+BASELINE_FILE = KERNEL_HELPERS / "baseline.py"
+GOVERNOR_FILE = KERNEL_HELPERS / "governor.py"
+# per kernel: preload()'s Baseline and Governor; the assignments' probe files by group; what the notebook loaded
+STATE = {"baseline": None, "governor": None, "probe_files": {}, "notebook_modules": None}
 MAX_SCANNED = 200  # objects followed when looking for foreign code a component uses
 IMPORTED = object()  # _references: a module name the code imports itself
 
@@ -79,9 +81,11 @@ def _torch():
     return torch
 
 
-def preload(heavy_after=0.0, heavy_grace=0.0):
+def preload(heavy_after=0.0, heavy_grace=0.0, probe_files=None):
     """Once per kernel, before the notebook's first cell: import torch and keep the grader's baseline of it;
-    with `heavy_after` > 0, keep the notebook's heavy loops short (probes_kernel/governor.py)."""
+    with `heavy_after` > 0, keep the notebook's heavy loops short (probes_kernel/governor.py). `probe_files`:
+    {group: path} of the assignments' probes (grader.assignments.probe_files)."""
+    STATE["probe_files"] = dict(probe_files or {})
     with contextlib.suppress(Exception):  # no torch here: the probes that need it say so
         import torch  # noqa: F401 - the baseline is torch as it comes, before any notebook code ran
     with contextlib.suppress(Exception):
@@ -159,7 +163,7 @@ def _in_workdir(module_name, workdir):
 
 
 def _is_foreign(value, workdir):
-    """A module, class or function of FOREIGN_PACKAGES (instances are not: a5 may build the book's model)."""
+    """A module, class or function of FOREIGN_PACKAGES (instances are not: a notebook may build the book's model)."""
     if not (inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value)):
         return False
     name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None) or ""
@@ -479,8 +483,8 @@ def _find(name):
     if not (IDENTIFIER.fullmatch(group) and IDENTIFIER.fullmatch(short)):
         raise ProbeError(f"unknown probe {name!r}", "bad_request")
     if group not in GROUPS:
-        path = Path(__file__).parent / "probes_kernel" / f"{group}.py"
-        GROUPS[group] = runpy.run_path(str(path)) if path.is_file() else {}
+        path = Path(STATE["probe_files"].get(group) or KERNEL_HELPERS / f"{group}.py")
+        GROUPS[group] = runpy.run_path(str(path), {"KERNEL_HELPERS": str(KERNEL_HELPERS)}) if path.is_file() else {}
     functions = GROUPS[group]
     if f"probe_{short}" not in functions:
         raise ProbeError(f"unknown probe {name!r}", "bad_request")

@@ -7,17 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-# The course's notebook names -> (assignment, a5 option).
-NOTEBOOK_NAMES = {
-    "assignment1.ipynb": ("a1", None),
-    "assignment2.ipynb": ("a2", None),
-    "assignment3.ipynb": ("a3", None),
-    "assignment4.ipynb": ("a4", None),
-    "assignment5_classification.ipynb": ("a5", "classification"),
-    "assignment5_instruction.ipynb": ("a5", "instruction"),
-    "assignment5_lora.ipynb": ("a5", "lora"),
-}
-ASSIGNMENT_DIR = re.compile(r"^(?:a|assignment)[-_ ]?([1-5])$", re.IGNORECASE)
+from grader.assignments import all_assignments
+
 SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".venv", "node_modules"}
 MAX_DEPTH = 4
 
@@ -40,49 +31,57 @@ class Submission:
 
 
 def submission_label(assignment: str | None, option: str | None, student: str) -> str:
-    """'a5-lora/ada': how reports, summaries and comments name a submission."""
+    """'<id>-<option>/ada': how reports, summaries and comments name a submission."""
     return f"{assignment or '?'}{'-' + option if option else ''}/{student}"
 
 
 def normalise(stem: str) -> str:
-    """Lower case with everything but letters and digits removed: 'Assignment_5-LoRA' -> 'assignment5lora'."""
+    """Lower case with everything but letters and digits removed: 'Assignment_7-Extra' -> 'assignment7extra'."""
     return re.sub(r"[^a-z0-9]", "", stem.lower())
 
 
-A5_OPTIONS = ("classification", "instruction", "lora")
-STEM = re.compile(r"^([a-z]*?)([1-5])([a-z]*)$")
+STEM = re.compile(r"^([a-z]*?)([0-9]+)([a-z]*)$")  # 'assignment7extra' -> ('assignment', '7', 'extra')
 
 
 def _close(word: str, target: str) -> bool:
     return word == target or difflib.SequenceMatcher(None, word, target).ratio() >= 0.8
 
 
-def _guess(stem: str) -> tuple[str, str | None] | None:
-    """(assignment, option) for a normalised stem such as 'assignmnet3' or 'assignment5classifcation'."""
-    match = STEM.match(stem)
-    if not match or not _close(match.group(1), "assignment"):
-        return None
-    number, suffix = match.group(2), match.group(3)
-    if number != "5":
-        return (f"a{number}", None) if not suffix else None
-    options = [option for option in A5_OPTIONS if suffix and (option.startswith(suffix) or _close(suffix, option))]
-    return ("a5", options[0]) if len(options) == 1 else None
+def _matches(stem: str, expected: str) -> bool:
+    """Whether a normalised stem ('assignmnet7', 'assignment7extar', 'assignment7ex') is close to a
+    manifest's notebook stem: the same number, a close prefix, and a close or shortened option suffix."""
+    given, wanted = STEM.match(stem), STEM.match(expected)
+    if not given or not wanted:
+        return stem == expected
+    if given[2] != wanted[2] or not _close(given[1], wanted[1]):
+        return False
+    if not wanted[3]:
+        return not given[3]
+    return bool(given[3]) and (wanted[3].startswith(given[3]) or _close(given[3], wanted[3]))
 
 
 def identify(notebook: Path) -> tuple[tuple[str, str | None] | None, str | None]:
     """(assignment, option) for a notebook filename, and a warning when the name was only close."""
-    identity = _guess(normalise(notebook.stem))
-    if identity is None:
+    stem = normalise(notebook.stem)
+    found = [a for a in all_assignments() if _matches(stem, normalise(Path(a.notebook).stem))]
+    if len(found) != 1:
         return None, None
-    expected = next(name for name, value in NOTEBOOK_NAMES.items() if value == identity)
-    slip = None if notebook.name == expected else f"notebook {notebook.name!r} taken as {expected!r}; please rename it"
-    return identity, slip
+    [entry] = found
+    slip = None if notebook.name == entry.notebook else (f"notebook {notebook.name!r} taken as {entry.notebook!r}; "
+                                                         "please rename it")
+    return (entry.assignment, entry.option), slip
 
 
 def folder_assignment(folder: Path) -> str | None:
-    """'a3' for a folder named a3, A3, assignment3 or assignment_3."""
-    match = ASSIGNMENT_DIR.match(folder.name)
-    return f"a{match.group(1)}" if match else None
+    """The assignment a folder is named for: its id or its notebook's stem without the option, in any case and
+    with any separators ('a7', 'A7', 'assignment7', 'assignment_7' for an id a7 whose
+    notebook is assignment7.ipynb)."""
+    name = normalise(folder.name)
+    for entry in all_assignments():
+        match = STEM.match(normalise(Path(entry.notebook).stem))
+        if name in {normalise(entry.assignment), match[1] + match[2] if match else None}:
+            return entry.assignment
+    return None
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
@@ -105,8 +104,8 @@ def submissions_in_folder(folder: Path, student: str | None = None) -> list[Subm
     if found:
         return found
     names = ", ".join(p.name for p in _notebooks_in(folder)) or "no .ipynb files"
-    wanted = ([name for name, (assignment, _) in NOTEBOOK_NAMES.items() if assignment == expected]
-              or list(NOTEBOOK_NAMES))
+    notebooks = [a.notebook for a in all_assignments()]
+    wanted = [a.notebook for a in all_assignments() if a.assignment == expected] or notebooks
     problem = f"no notebook to grade in {folder.name}/: expected {' or '.join(wanted)} (found: {names})"
     return [Submission(student, folder, None, expected, None, (), problem)]
 

@@ -1,6 +1,6 @@
 """The pytest plugin (entry point `pytest11`) that runs a submission's notebook for the check suites.
 
-    pytest student_tests/a2 --submission assignments/a2/<you>/
+    pytest student_tests/<assignment> --submission assignments/<assignment>/<you>/
 
 `--submission` runs the notebook once per test session in its own kernel; the check
 suites reach it through the `nb` fixture (grader.notebook.Notebook). Without
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from grader import sandbox
+from grader.assignments import find
 from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.load import discover, load_notebook
@@ -90,8 +91,8 @@ def nb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     options = SessionOptions(cell_timeout=chosen["cell_timeout"], heavy_after=chosen["heavy_after"],
                              budget=chosen["budget"], weights=weights, sandbox=isolation)
     scratch = Path(tempfile.mkdtemp(prefix="llm-grader-"))
-    workdir = prepare_workdir(submission.folder, scratch, _extra_data_files(scratch),
-                              weights=Path(weights) if weights else None)
+    data_files = {**_extra_data_files(scratch), **dict(find(submission.assignment, submission.option).data_files)}
+    workdir = prepare_workdir(submission.folder, scratch, data_files, weights=Path(weights) if weights else None)
     session = KernelSession(loaded.notebook, workdir, options=options)
     try:
         session.start()

@@ -1,4 +1,5 @@
-"""Rubrics: one TOML file per assignment in rubrics/, read into frozen dataclasses.
+"""Rubrics: one TOML file in each assignment's folder (`rubric.toml`, grader.assignments), read into frozen
+dataclasses.
 
 A rubric has categories; a category has items; an item names the checks that feed it by
 fnmatch patterns over check ids (`test_file.py::test_name`, relative to the assignment's
@@ -22,13 +23,15 @@ suite folder). Item kinds:
 Top-level `components` lists the required components' book names (for docstring checks);
 `informational` the patterns of checks that feed no item on purpose (tests/test_consistency.py
 holds every other check to exactly one item: the first whose patterns match it takes it).
-A category with `shared = "code_quality"` takes its items from rubrics/code_quality.toml.
+A category with `shared = "code_quality"` takes its items from student_tests/shared_rubric/code_quality.toml,
+items kept once for every assignment.
 """
 
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from grader.assignments import ManifestError, find, package_root
 
 ITEM_KINDS = ("checks", "exercises", "signal", "readme", "manual")
 SIGNALS = ("runs_clean", "execution_order", "lint", "docstrings", "cell_size", "plots", "training_evidence")
@@ -105,7 +108,7 @@ def _item(table: dict, where: str) -> Item:
 def _category(table: dict, where: str) -> Category:
     _only(table, {"name", "points", "items", "shared"}, where)
     if "shared" in table:  # items kept once for every assignment, e.g. shared = "code_quality"
-        path = rubric_dir() / f"{table['shared']}.toml"
+        path = shared_rubric_dir() / f"{table['shared']}.toml"
         if not path.exists():
             raise RubricError(f"{where}: shared items {path.name} do not exist")
         table = {**table,
@@ -117,26 +120,28 @@ def _category(table: dict, where: str) -> Category:
     return Category(table["name"], float(table["points"]), items)
 
 
-def parse_rubric(text: str, source: str = "rubric") -> Rubric:
-    """A Rubric from TOML text; unknown keys and inconsistent points are errors."""
+def parse_rubric(text: str, source: str = "rubric", assignment: str = "") -> Rubric:
+    """A Rubric from TOML text; unknown keys and inconsistent points are errors. The assignment's id comes from
+    its manifest (`assignment`), or from the text's own `assignment` key."""
     data = _only(tomllib.loads(text), {"assignment", "title", "categories", "components", "informational"}, source)
+    assignment = assignment or data.get("assignment", "")
     categories = tuple(_category(t, f"{source} category {t.get('name', i)}") for i, t in enumerate(data["categories"]))
-    return Rubric(data["assignment"], data.get("title", data["assignment"]), categories,
+    return Rubric(assignment, data.get("title", assignment), categories,
                   tuple(data.get("components", ())), tuple(data.get("informational", ())))
 
 
-def rubric_dir() -> Path:
-    """The rubrics/ folder (installed as the `rubrics` package)."""
-    return Path(str(resources.files("rubrics")))
+def shared_rubric_dir() -> Path:
+    """Where the items every assignment shares live (student_tests/shared_rubric)."""
+    return package_root() / "shared_rubric"
 
 
 def load_rubric(assignment: str, option: str | None = None) -> Rubric:
-    """The rubric of an assignment (a5 has one file per option, e.g. a5_lora.toml)."""
-    name = f"{assignment}_{option}" if option else assignment
-    path = rubric_dir() / f"{name}.toml"
-    if not path.exists():
-        raise RubricError(f"no rubric for {name}: {path} is missing")
-    return parse_rubric(path.read_text(encoding="utf-8"), source=path.name)
+    """The rubric in the assignment's folder (an option has its own)."""
+    try:
+        entry = find(assignment, option)
+    except ManifestError as err:
+        raise RubricError(str(err)) from None
+    return parse_rubric(entry.rubric.read_text(encoding="utf-8"), source=str(entry.rubric), assignment=assignment)
 
 
 OVERRIDE_KEYS = {"student", "assignment", "option", "category", "points", "reason"}

@@ -25,13 +25,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import assignments
+
 MODES = ("auto", "bwrap", "none")
 MiB = 2**20
 TMP_BYTES = 256 * MiB  # the private /tmp is a tmpfs in memory: cap it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt/conda", "/sys")
 NOT_ISOLATED = ("this notebook ran without a sandbox ({why}), so it could read and write what the grader's "
                 "user can; course staff grade with bubblewrap installed (see the README: Trust and isolation)")
-HIDDEN_PACKAGES = ("grader", "student_tests", "rubrics")  # not readable from the kernel
+HIDDEN_PACKAGES = ("grader", "student_tests")  # not readable from the kernel, nor any other suites root
 KERNEL_SIDE_FILES = ("kernel_side.py", "probes_kernel")  # of grader/: what the probes load by path
 
 
@@ -111,13 +113,13 @@ def _outermost(paths) -> list[Path]:
 def _grader_view() -> list[str]:
     """Hide the grader's packages under any readable root, then show the files the kernel needs."""
     args, roots = [], _readable_roots()
-    for name in HIDDEN_PACKAGES:
-        folder = _package_dir(name)
+    for folder in [*map(_package_dir, HIDDEN_PACKAGES), *assignments.roots()]:
         if folder and any(folder.is_relative_to(r) for r in roots):
             args += ["--tmpfs", str(folder)]
     grader = _package_dir("grader")
-    for name in KERNEL_SIDE_FILES:
-        args += ["--ro-bind", str(grader / name), str(grader / name)]
+    shown = [grader / name for name in KERNEL_SIDE_FILES] + [Path(p) for p in assignments.probe_files().values()]
+    for path in shown:
+        args += ["--ro-bind", str(path), str(path)]
     reference = _package_dir("reference")
     if reference:
         args += ["--ro-bind", str(reference), str(reference)]

@@ -19,7 +19,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def report_name(submission: Submission) -> str:
-    """'a5-lora/ada': the submission's report folder under --out, the same on every machine."""
+    """'<id>-<option>/ada': the submission's report folder under --out, the same on every machine."""
     return report_dir(Path(), submission).as_posix()
 
 

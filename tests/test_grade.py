@@ -77,7 +77,7 @@ def test_report_json_follows_the_contract(batch):
     assert ({"id", "title", "component", "category", "status", "points", "max_points", "message"}
             <= set(report["checks"][0]))
     assert {"index", "status", "seconds"} <= set(report["cells"][0])
-    assert {"torch", "device", "seed"} <= set(report["environment"])
+    assert {"torch", "device", "hypothesis_profile"} <= set(report["environment"])
 
 
 def test_missing_components_fail_with_a_hint_to_map_names(tmp_path):

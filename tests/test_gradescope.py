@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments import all_assignments
 from grader.evidence import Signal
 from grader.load import submissions_in_folder
 from grader.render import gradescope_results
@@ -74,9 +75,9 @@ def test_every_sample_report_gives_valid_results_whose_tests_add_up(path, entry)
     _assert_valid(gradescope_results(report), report)
 
 
-@pytest.mark.parametrize("name", ["a1", "a2", "a3", "a4", "a5_classification", "a5_instruction", "a5_lora"])
-def test_held_checks_and_fractional_points_are_labelled_and_add_up(name):
-    rubric = load_rubric(*name.split("_")) if "_" in name else load_rubric(name)
+@pytest.mark.parametrize("entry", all_assignments(), ids=lambda e: e.name)
+def test_held_checks_and_fractional_points_are_labelled_and_add_up(entry):
+    rubric = load_rubric(entry.assignment, entry.option)
     report = _report(rubric, lambda p, k: ("pass", "review", "fail", "skip", "pass", "error", "pass")[k % 7],
                      signal=0.37)
     results = gradescope_results(report)

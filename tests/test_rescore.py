@@ -1,6 +1,7 @@
 """`grade --rescore`: a saved report scored again (overrides, rubric) without running its notebook."""
 
 import csv
+import dataclasses
 import json
 import shutil
 import time
@@ -93,14 +94,15 @@ def test_an_override_is_applied_without_running_the_notebook(batch, capsys):
 
 def test_a_rubric_change_is_rescored(batch, tmp_path, monkeypatch):
     before = _report(batch)
-    rubrics = tmp_path / "rubrics"
-    shutil.copytree(rubric_module.rubric_dir(), rubrics)
-    text = (rubrics / "a1.toml").read_text()
+    found = rubric_module.find
+    folder = tmp_path / "a1"
+    shutil.copytree(found("a1").folder, folder)
+    text = (folder / "rubric.toml").read_text()
     head, completeness = text.split('name = "Completeness"\npoints = 10')
-    (rubrics / "a1.toml").write_text(head + 'name = "Completeness"\npoints = 20' +
-                                     completeness.replace("points = 6", "points = 12")
-                                     .replace("points = 4", "points = 8"))
-    monkeypatch.setattr(rubric_module, "rubric_dir", lambda: rubrics)
+    (folder / "rubric.toml").write_text(head + 'name = "Completeness"\npoints = 20' +
+                                        completeness.replace("points = 6", "points = 12")
+                                        .replace("points = 4", "points = 8"))
+    monkeypatch.setattr(rubric_module, "find", lambda *key: dataclasses.replace(found(*key), folder=folder))
     assert _rescore(batch) == 0
     after = _report(batch)
     old, new = _category(before, "Completeness"), _category(after, "Completeness")

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.assignments import all_assignments
 from grader.grade import GradeOptions, grade_isolated
 from grader.load import discover
 from tests.stubs import FLAVOURS
@@ -77,9 +78,7 @@ def test_stubbed_components_earn_no_correctness_points(stubbed_reports, suite, r
     assert {c["component"] for c in ran} == set(stubs), "every stubbed component fails at least one check"
 
 
-SUITE_RUBRICS = {"a1": ("a1", None), "a2": ("a2", None), "a3": ("a3", None), "a4": ("a4", None),
-                 "a5_classification": ("a5", "classification"), "a5_instruction": ("a5", "instruction"),
-                 "a5_lora": ("a5", "lora")}
+SUITE_RUBRICS = {entry.name.replace("-", "_"): (entry.assignment, entry.option) for entry in all_assignments()}
 
 
 @pytest.mark.parametrize("suite", sorted(SUITE_RUBRICS))

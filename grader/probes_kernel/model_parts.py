@@ -1,6 +1,6 @@
 """Where a GPT's parts are: its blocks, the parts before and after them, its output head (kernel side).
 
-Loaded by path by the a5 probes (a5_classification.py, a5_lora.py) with runpy; it has no probes of its own.
+Loaded by path (with runpy) by the probes of the fine-tuning assignments; it has no probes of its own.
 A model's blocks are its largest repeated container at any depth (the binder's idea, grader/bind.py:
 children of one type with the same parameter shapes), so the book's `trf_blocks`, nanoGPT's
 `transformer.h` and a student's `stack` are all found; the parts are the children of the model and of

@@ -1,6 +1,6 @@
 """A stand-in for a pretrained `model` the grading machine could not load (no GPT-2 weights offline).
 
-Called as "standin.model". The a5 notebooks build their `model` from downloaded GPT-2 weights; offline
+Called as "standin.model". The fine-tuning notebooks build their `model` from downloaded GPT-2 weights; offline
 that cell fails, and every later statement that adapts the model (a new head, freezing, LoRA layers,
 the optimizer) fails with it. This probe rebuilds the model small and replays those statements:
 

@@ -149,12 +149,13 @@ def probe_spam_dataset(req):
 # ---------------------------------------------------------------- the notebook's model (6.5)
 
 def _parts():
-    """grader/probes_kernel/model_parts.py's functions (loaded by path, once)."""
+    """grader/probes_kernel/model_parts.py's functions (loaded by path, once; kernel_side gives this file
+    KERNEL_HELPERS, that folder)."""
     if "parts" not in _PARTS:
         import runpy
         from pathlib import Path
 
-        _PARTS["parts"] = runpy.run_path(str(Path(__file__).with_name("model_parts.py")))
+        _PARTS["parts"] = runpy.run_path(str(Path(globals()["KERNEL_HELPERS"]) / "model_parts.py"))
     return _PARTS["parts"]
 
 

@@ -349,7 +349,7 @@ def probe_global_model(req):
     import runpy
     from pathlib import Path
 
-    parts = runpy.run_path(str(Path(__file__).with_name("model_parts.py")))
+    parts = runpy.run_path(str(Path(globals()["KERNEL_HELPERS"]) / "model_parts.py"))
     head_path, _ = parts["head"](model, torch)
     return {"used_name": record["used_name"], "found_classes": [c is not None for c in (layer_cls, wrapper_cls)],
             "head": head_path,

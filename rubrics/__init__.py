@@ -1,1 +1,0 @@
-"""Rubrics as data: one TOML file per assignment (a5: one per option), read by grader.rubric."""
