@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.comment import to_look_at
 from grader.load import submission_label
-from grader.report import read_saved_reports
+from grader.results import read_saved_reports
 
 MARKER = "<!-- llm-autograder -->"
 ROOTS = ("assignments", "submissions")
@@ -93,10 +93,9 @@ def summary(out: Path) -> str:
         return f"{MARKER}\n## Autograder\n\nNo submission folder changed in this pull request, so nothing was graded.\n"
     lines = [MARKER, "## Autograder", "", "| Submission | Score | |", "|---|---:|---|"]
     for report, _ in reports:
-        label = submission_label(report["assignment"], report["option"], report["student"])
-        note = (report["problems"][0][:120] if report["problems"]
-                else to_look_at(report["checks"]) or "all checks passed")
-        lines.append(f"| {_cell(label)} | {report['score']:g} / {report['max_score']:g} | {_cell(note)} |")
+        label = submission_label(report.assignment, report.option, report.student)
+        note = report.problems[0][:120] if report.problems else to_look_at(report.checks) or "all checks passed"
+        lines.append(f"| {_cell(label)} | {report.score:g} / {report.max_score:g} | {_cell(note)} |")
     body = "\n".join(lines) + "\n"
     for _, folder in reports:
         md = folder / "report.md"

@@ -16,6 +16,7 @@ from grader.grade import report_dir
 from grader.load import Submission
 from grader.render import _environment, gradebook_status
 from grader.report import write_text_atomic
+from grader.results import Report
 
 BINS = 10
 SLOWEST = 5
@@ -73,17 +74,17 @@ class AssignmentSummary:
     cut_cells: tuple[Item, ...]  # cells that ran out of time (status "timeout")
 
 
-def report_folder(report: dict) -> Path:
+def report_folder(report: Report) -> Path:
     """`<assignment[-option]>/<student>`, relative to the reports folder (where grading wrote the report)."""
-    return report_dir(Path(), Submission(report["student"], Path(), None, report["assignment"], report["option"]))
+    return report_dir(Path(), Submission(report.student, Path(), None, report.assignment, report.option))
 
 
-def report_link(report: dict) -> str:
+def report_link(report: Report) -> str:
     """The student's report.html, URL-quoted, relative to the reports folder."""
     return quote(f"{report_folder(report).as_posix()}/report.html")
 
 
-def group_name(report: dict) -> str:
+def group_name(report: Report) -> str:
     """The report folder's name, which keeps an assignment's options apart: <id>-<option>."""
     return report_folder(report).parent.name
 
@@ -97,54 +98,52 @@ def histogram(scores: list[float], top: float) -> tuple[Bin, ...]:
     return tuple(Bin(round(i * width, 6), round((i + 1) * width, 6), n) for i, n in enumerate(counts))
 
 
-def check_rates(reports: list[dict]) -> tuple[CheckRate, ...]:
+def check_rates(reports: list[Report]) -> tuple[CheckRate, ...]:
     """Each check's failure rate across the reports in which it ran, highest first."""
     ran, failed, titles = defaultdict(int), defaultdict(list), {}
     for report in reports:
-        for check in report["checks"]:
-            if check["status"] == "skip":
+        for check in report.checks:
+            if check.status == "skip":
                 continue
-            titles.setdefault(check["id"], check["title"])
-            ran[check["id"]] += 1
-            if check["status"] in FAILED:
-                failed[check["id"]].append(report["student"])
+            titles.setdefault(check.id, check.title)
+            ran[check.id] += 1
+            if check.status in FAILED:
+                failed[check.id].append(report.student)
     rates = (CheckRate(cid, titles[cid], len(failed[cid]), n, round(len(failed[cid]) / n, 4), tuple(failed[cid]))
              for cid, n in ran.items())
     return tuple(sorted(rates, key=lambda c: (-c.rate, c.id)))
 
 
-def review_items(report: dict) -> list[Item]:
+def review_items(report: Report) -> list[Item]:
     """The report's checks held for review and its provisional categories, for the staff to confirm."""
     link = report_link(report)
-    checks = [Item(report["student"], link, f"check {c['id']}", c["message"])
-              for c in report["checks"] if c["status"] == "review"]
-    return checks + [Item(report["student"], link, f"category {c['name']}", c["note"])
-                     for c in report["categories"] if c["provisional"]]
+    checks = [Item(report.student, link, f"check {c.id}", c.message) for c in report.review_checks()]
+    return checks + [Item(report.student, link, f"category {c.name}", c.note)
+                     for c in report.categories if c.provisional]
 
 
-def cut_cells(report: dict) -> list[Item]:
+def cut_cells(report: Report) -> list[Item]:
     """The report's cells that were interrupted by the per-cell timeout."""
-    return [Item(report["student"], report_link(report), f"cell {cell['index']}", cell.get("reason", ""),
-                 cell.get("seconds", 0.0))
-            for cell in report.get("cells", ()) if cell["status"] == "timeout"]
+    return [Item(report.student, report_link(report), f"cell {cell.index}", cell.reason, cell.seconds)
+            for cell in report.cells if cell.status == "timeout"]
 
 
-def summarise(name: str, reports: list[dict]) -> AssignmentSummary:
+def summarise(name: str, reports: list[Report]) -> AssignmentSummary:
     """One assignment's summary from its reports (at least one)."""
-    scores = [r["score"] for r in reports]
-    slowest = sorted(reports, key=lambda r: -r.get("duration_s", 0.0))[:SLOWEST]
+    scores = [r.score for r in reports]
+    slowest = sorted(reports, key=lambda r: -r.duration_s)[:SLOWEST]
     return AssignmentSummary(
         name, len(reports), round(statistics.fmean(scores), 4), statistics.median(scores), min(scores), max(scores),
-        max(r["max_score"] for r in reports), histogram(scores, max(r["max_score"] for r in reports)),
+        max(r.max_score for r in reports), histogram(scores, max(r.max_score for r in reports)),
         check_rates(reports), tuple(i for r in reports for i in review_items(r)),
-        tuple(Item(r["student"], report_link(r), seconds=r.get("duration_s", 0.0)) for r in slowest),
+        tuple(Item(r.student, report_link(r), seconds=r.duration_s) for r in slowest),
         tuple(i for r in reports for i in cut_cells(r)))
 
 
-def by_assignment(reports: list[dict]) -> dict[str, list[dict]]:
+def by_assignment(reports: list[Report]) -> dict[str, list[Report]]:
     """Reports grouped by report folder name (options apart), groups and students in order."""
     groups = defaultdict(list)
-    for report in sorted(reports, key=lambda r: r["student"]):
+    for report in sorted(reports, key=lambda r: r.student):
         groups[group_name(report)].append(report)
     return dict(sorted(groups.items()))
 
@@ -159,27 +158,27 @@ def histogram_chart(summary: AssignmentSummary) -> dict:
     return {"bars": bars, "tallest": tallest, "width": CHART_W, "height": CHART_H, "pad": PAD}
 
 
-def wide_gradebook(reports: list[dict]) -> str:
+def wide_gradebook(reports: list[Report]) -> str:
     """One assignment's CSV: a row per student, a column per category headed with its maximum, then total,
     max, status (as in gradebook.csv), commit and submitted (from the report's environment where recorded)."""
     maxima = {}
     for report in reports:
-        for category in report["categories"]:
-            maxima[category["name"]] = max(maxima.get(category["name"], 0.0), category["max_score"])
+        for category in report.categories:
+            maxima[category.name] = max(maxima.get(category.name, 0.0), category.max_score)
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(["student", *(f"{name} ({top:g})" for name, top in maxima.items()),
                      "total", "max", "status", "commit", "submitted"])
     for report in reports:
-        scores = {c["name"]: c["score"] for c in report["categories"]}
-        environment = report.get("environment") or {}
-        writer.writerow([report["student"], *(f"{scores[n]:g}" if n in scores else "" for n in maxima),
-                         f"{report['score']:g}", f"{report['max_score']:g}", gradebook_status(report),
+        scores = {c.name: c.score for c in report.categories}
+        environment = report.environment or {}
+        writer.writerow([report.student, *(f"{scores[n]:g}" if n in scores else "" for n in maxima),
+                         f"{report.score:g}", f"{report.max_score:g}", gradebook_status(report),
                          environment.get("commit", ""), environment.get("submitted", "")])
     return stream.getvalue()
 
 
-def write_class_view(reports: list[dict], out: Path) -> list[AssignmentSummary]:
+def write_class_view(reports: list[Report], out: Path) -> list[AssignmentSummary]:
     """Write index.html, class-summary.json and gradebook-<assignment>.csv into out; returns the summaries."""
     groups = by_assignment(reports)
     summaries = [summarise(name, group) for name, group in groups.items()]

@@ -27,7 +27,8 @@ from grader.grade import (
 )
 from grader.load import Submission, discover, submission_label
 from grader.render import write_gradebook
-from grader.report import read_saved_reports, write_text_atomic
+from grader.report import write_text_atomic
+from grader.results import Report, read_report, read_saved_reports
 from grader.rubric import RubricError, load_overrides
 from grader.settings import RUN_OPTIONS, add_options
 from grader.shard import copy_reports, gather, in_shard, parse_shard
@@ -154,10 +155,10 @@ def rescore_cached(submission: Submission, out: Path, options: GradeOptions) -> 
     folder = report_dir(out, submission)
     stamp = folder / "fingerprint.txt"
     try:
-        saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        saved = read_report(folder / "report.json")
     except (OSError, ValueError):
         saved = None
-    report = rescore(saved, submission, options) if isinstance(saved, dict) else None
+    report = rescore(saved, submission, options) if saved is not None else None
     if report is None:
         folder, reused = grade_cached(submission, out, options, force=False)
         why = "no saved report" if saved is None else "its saved report predates --rescore"
@@ -176,12 +177,12 @@ def rescore_cached(submission: Submission, out: Path, options: GradeOptions) -> 
     return folder, f"rescored; {changed} changed since its grading: plain `grade` runs it again"
 
 
-def saved_reports(out: Path) -> list[dict]:
-    """Every readable report.json under out (see grader.report.saved_reports)."""
+def saved_reports(out: Path) -> list[Report]:
+    """Every readable report.json under out (see grader.results.read_saved_reports)."""
     return [report for report, _ in read_saved_reports(out)]
 
 
-def rebuild_gradebook(out: Path) -> list[dict]:
+def rebuild_gradebook(out: Path) -> list[Report]:
     """Rewrite <out>/gradebook.csv and the class view (index.html, class-summary.json, the wide
     gradebook-<assignment>.csv files) from every report under out (not only this run's); returns those reports."""
     reports = saved_reports(out)
@@ -250,28 +251,27 @@ class Progress:
             self._status()
 
 
-def summary_row(report: dict, reused: bool | str) -> str:
+def summary_row(report: Report, reused: bool | str) -> str:
     """A line per submission; `reused` is True (" (reused)") or what was done ("rescored", ...)."""
-    label = submission_label(report["assignment"], report["option"], report["student"])
-    failed = sum(c["status"] in ("fail", "error") for c in report["checks"])
-    held = sum(c["status"] == "review" for c in report["checks"])
-    note = (report["problems"][0] if report["problems"]
+    label = submission_label(report.assignment, report.option, report.student)
+    failed, held = len(report.failed_checks()), len(report.review_checks())
+    note = (report.problems[0] if report.problems
             else f"{failed} check(s) failed" if failed else "all checks passed")
-    note += f", {held} held for review" if held and not report["problems"] else ""
-    return (f"{label:<40} {report['score']:>6g} / {report['max_score']:<4g} {note[:90]}"
+    note += f", {held} held for review" if held and not report.problems else ""
+    return (f"{label:<40} {report.score:>6g} / {report.max_score:<4g} {note[:90]}"
             f"{f' ({reused})' if isinstance(reused, str) else ' (reused)' if reused else ''}")
 
 
-def review_summary(reports: list[dict]) -> str:
+def review_summary(reports: list[Report]) -> str:
     """One line for the course staff: how many submissions have checks held for review, and how many checks."""
-    held = [sum(c["status"] == "review" for c in r["checks"]) for r in reports]
+    held = [len(r.review_checks()) for r in reports]
     if not any(held):
         return "no check is held for review"
     return (f"{sum(held)} check(s) in {sum(1 for h in held if h)} submission(s) held for review "
             "(status \"review\" in the gradebook; see each report's \"Held for review\")")
 
 
-def print_summary(results: list[tuple[dict, bool | str]], out: Path, what: str) -> None:
+def print_summary(results: list[tuple[Report, bool | str]], out: Path, what: str) -> None:
     """The end of a run: a row per (report, reused), the review count, and `what` with where the reports are."""
     print("\n" + "\n".join(summary_row(report, reused) for report, reused in results))
     print(review_summary([report for report, _ in results]))
@@ -279,17 +279,17 @@ def print_summary(results: list[tuple[dict, bool | str]], out: Path, what: str) 
 
 
 def grade_all(submissions: list[Submission], out: Path, options: GradeOptions, *, jobs: int,
-              force: bool, rescoring: bool = False) -> list[tuple[dict, bool | str]]:
+              force: bool, rescoring: bool = False) -> list[tuple[Report, bool | str]]:
     """(report, reused) per submission, `jobs` at a time. On Stopped, every grading child and its
     kernels are killed and the threads waited for before it is raised on. `rescoring`: see rescore_cached."""
     progress = Progress(len(submissions))
 
-    def one(submission: Submission) -> tuple[dict, bool]:
+    def one(submission: Submission) -> tuple[Report, bool | str]:
         if rescoring:
             folder, reused = rescore_cached(submission, out, options)
         else:
             folder, reused = grade_cached(submission, out, options, force=force)
-        report = json.loads((folder / "report.json").read_text())
+        report = read_report(folder / "report.json")
         progress.finished(summary_row(report, reused))
         return report, reused
 

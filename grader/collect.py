@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from grader.checks import REVIEW
-from grader.score import CheckResult
+from grader.results import CheckResult
 
 STATUS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
 HYPOTHESIS_NOTES = re.compile(r"\n(Failing test case|Falsifying example|Failing explicit example"

@@ -42,6 +42,7 @@ from grader.errors import (
 )
 from grader.evidence import bound_names, definitions
 from grader.kernel import CodeReply, Kernel, Limits, SessionOptions  # noqa: F401 (Limits: part of this API)
+from grader.results import CellResult
 from reference.assets import DATA_FILES, data_path
 
 MiB = 2**20
@@ -62,18 +63,6 @@ BOOT = ('(lambda sys: (sys.modules.get("_llm_grader_kernel_side") or sys.modules
 def kernel_side_code(call: str) -> str:
     """Code that loads grader/kernel_side.py by path (once per kernel) and calls `call` on it, e.g. "preload()"."""
     return BOOT.format(script=str(KERNEL_SIDE), call=call)
-
-
-@dataclass(frozen=True)
-class CellResult:
-    index: int  # position among all the notebook's cells, from 0
-    status: str  # "ok" | "error" | "timeout" | "skipped" | "kernel_died"
-    seconds: float = 0.0
-    error_name: str | None = None
-    error_message: str | None = None
-    output: str = ""
-    reason: str = ""  # why it timed out, died or was skipped, for people
-    heavy: bool = False  # the grader kept this cell's heavy work short (grader/probes_kernel/governor.py)
 
 
 @dataclass(frozen=True)

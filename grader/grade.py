@@ -18,29 +18,22 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
 from grader import evidence
-from grader.assignments import find
+from grader.assignments import SUITES_ENV, find
 from grader.collect import Collector
 from grader.errors import NeedsHeavyWork
-from grader.execute import CellResult
 from grader.forkserver import SAFE_PATH, ForkServer, wait_for
 from grader.load import Submission, load_notebook
 from grader.render import gradescope_results, notebook_figures, render_html, render_markdown
-from grader.report import (
-    BindingRecord,
-    Plot,
-    Report,
-    environment,
-    write_json,
-    write_text_atomic,
-)
+from grader.report import environment, write_json, write_text_atomic
+from grader.results import Override, Report, known_fields
 from grader.rubric import load_rubric
-from grader.score import CheckResult, Override, score
+from grader.score import score
 from grader.settings import DEFAULTS, as_flags
 
 FORMATS = ("md", "html", "json", "gradescope")
@@ -173,42 +166,18 @@ def gather_signals(rubric, submission: Submission, notebook, execution) -> dict[
     return signals
 
 
-def _known(cls, data: dict) -> dict:
-    """The keys of `data` that `cls` takes (a report written by a newer grader may hold more)."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def _tuples(value):
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-def report_from_dict(data: dict) -> Report:
-    """A Report back from its report.json (lists become tuples, records their dataclasses)."""
-    checks = tuple(CheckResult(**_known(CheckResult, c)) for c in data.get("checks", ()))
-    cells = tuple(CellResult(**_known(CellResult, c)) for c in data.get("cells", ()))
-    plots = tuple(Plot(**{k: _tuples(v) if k != "series" else v for k, v in _known(Plot, p).items()})
-                  for p in data.get("plots", ()))
-    bindings = tuple(BindingRecord(**{k: _tuples(v) for k, v in _known(BindingRecord, b).items()})
-                     for b in data.get("bindings", ()))
-    rest = {k: _tuples(v) if k in ("problems", "warnings") else v for k, v in _known(Report, data).items()
-            if k not in ("checks", "cells", "plots", "bindings", "categories")}
-    return Report(**{**rest, "categories": (), "checks": checks, "cells": cells, "plots": plots, "bindings": bindings})
-
-
-def rescore(saved: dict, submission: Submission, options: GradeOptions = GradeOptions()) -> Report | None:
-    """The report of an earlier grading (its report.json, as a dict) scored again with the current rubric
+def rescore(report: Report, submission: Submission, options: GradeOptions = GradeOptions()) -> Report | None:
+    """The report of an earlier grading (read back from its report.json) scored again with the current rubric
     and overrides, from its saved checks and signals: nothing is run. None where the saved report cannot
     be scored again: it predates recorded signals, or the rubric now has a signal/readme item it did not
     measure (then grade the submission)."""
-    signals = saved.get("signals")
+    signals = report.signals
     if signals is None:
         return None
-    report = report_from_dict(saved)
     if not report.assignment:
         return dataclasses.replace(report, rescored=True)
     rubric = load_rubric(report.assignment, report.option)
-    measured = {k: evidence.Signal(**_known(evidence.Signal, v)) for k, v in signals.items()}
+    measured = {k: evidence.Signal(**known_fields(evidence.Signal, v)) for k, v in signals.items()}
     wanted = {i.id for c in rubric.categories for i in c.items if i.kind in ("signal", "readme")}
     if wanted - measured.keys() and not report.problems:  # a problem report measured nothing, on purpose
         return None
@@ -323,8 +292,10 @@ def children_stopped():
 def _child_env(scratch: Path) -> dict[str, str]:
     """What a grading child's environment adds: its scratch folder, and one torch thread in the child and its
     kernel (grader.execute.KEEP_ENV): parallel gradings do not fight over the cores, and numbers come out the
-    same whatever the machine's core count or -j (floating-point sums depend on how work is split)."""
-    return {"TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    same whatever the machine's core count or -j (floating-point sums depend on how work is split). The suites
+    roots are passed on as they are now (a fork server keeps the environment it started with)."""
+    return {"TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            SUITES_ENV: os.environ.get(SUITES_ENV, "")}
 
 
 _server: list = []  # the batch's grader.forkserver.ForkServer, started on first use (closed at exit)

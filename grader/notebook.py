@@ -33,7 +33,7 @@ from grader.contract import contract, is_contract_name
 from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed, ProbeTimeout
 from grader.execute import GRADER_DIR, ExecutionResult, KernelSession
 from grader.probe import Probe
-from grader.report import BindingRecord, Plot
+from grader.results import BindingRecord, Plot
 
 PROBE_TIMEOUT = 30.0
 GPT2_TOKENIZER = {"$gpt2": True}  # a payload value that kernel_side turns into GPT-2's tokenizer

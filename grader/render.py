@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jinja2
 
-from grader.report import NotebookFigure, Plot, Report, write_text_atomic
-from grader.score import CategoryScore, CheckResult, ItemScore
+from grader.report import write_text_atomic
+from grader.results import CategoryScore, CheckResult, ItemScore, NotebookFigure, Plot, Report
 
 COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
 MESSAGE_LIMIT = 1_500
@@ -256,26 +256,26 @@ def gradescope_results(report: Report) -> dict:
             "extra_data": {"grader_version": report.grader_version, "schema_version": report.schema_version}}
 
 
-def write_gradebook(reports: list[dict], path: Path) -> None:
-    """One row per student and assignment (from report.json contents): category columns, total, status.
+def write_gradebook(reports: list[Report], path: Path) -> None:
+    """One row per student and assignment: category columns, total, status.
 
     Written atomically: a reader (or a run stopped half-way) never sees a half-written gradebook."""
-    categories = list(dict.fromkeys(c["name"] for r in reports for c in r["categories"]))
+    categories = list(dict.fromkeys(c.name for r in reports for c in r.categories))
     stream = io.StringIO(newline="")
     writer = csv.writer(stream)
     writer.writerow(["student", "assignment", "option", *categories, "total", "max_score", "status"])
-    for r in sorted(reports, key=lambda r: (r["student"], r["assignment"] or "", r["option"] or "")):
-        scores = {c["name"]: c["score"] for c in r["categories"]}
-        writer.writerow([r["student"], r["assignment"] or "", r["option"] or "",
+    for r in sorted(reports, key=lambda r: (r.student, r.assignment or "", r.option or "")):
+        scores = {c.name: c.score for c in r.categories}
+        writer.writerow([r.student, r.assignment or "", r.option or "",
                          *(f"{scores[c]:g}" if c in scores else "" for c in categories),
-                         f"{r['score']:g}", f"{r['max_score']:g}", gradebook_status(r)])
+                         f"{r.score:g}", f"{r.max_score:g}", gradebook_status(r)])
     write_text_atomic(path, stream.getvalue())
 
 
-def gradebook_status(report: dict) -> str:
-    """A report's (report.json contents) status in the gradebooks: problem, review, provisional or final."""
-    if report["problems"]:
+def gradebook_status(report: Report) -> str:
+    """A report's status in the gradebooks: problem, review, provisional or final."""
+    if report.problems:
         return "problem"
-    if any(c["status"] == "review" for c in report["checks"]):
+    if report.review_checks():
         return "review"
-    return "provisional" if any(c["provisional"] for c in report["categories"]) else "final"
+    return "provisional" if any(c.provisional for c in report.categories) else "final"

@@ -1,68 +1,12 @@
 """Scoring: a pure function of a rubric and the outcomes of its checks."""
 
 import fnmatch
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from grader.results import CategoryScore, CheckResult, ItemScore, Override, Scored
 from grader.rubric import Item, Rubric
 
 STATUSES = ("pass", "fail", "error", "skip", "review")  # review: held for the course staff
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check as the report shows it; points are filled in by `score`."""
-
-    id: str
-    title: str
-    status: str
-    message: str = ""
-    component: str | None = None
-    section: str | None = None
-    category: str | None = None
-    points: float = 0.0
-    max_points: float = 0.0
-
-
-@dataclass(frozen=True)
-class ItemScore:
-    """One rubric item's points and the evidence behind them."""
-
-    id: str
-    title: str
-    score: float
-    max_score: float
-    evidence: str = ""
-    provisional: bool = False
-    held: float = 0.0  # points of checks held for review: neither given nor lost until staff decide
-
-
-@dataclass(frozen=True)
-class CategoryScore:
-    name: str
-    score: float
-    max_score: float
-    provisional: bool = False
-    note: str = ""
-    items: tuple[ItemScore, ...] = ()
-
-
-@dataclass(frozen=True)
-class Override:
-    """An instructor's points for one category of one submission, with the reason."""
-
-    category: str
-    points: float
-    reason: str
-
-
-@dataclass(frozen=True)
-class Scored:
-    categories: tuple[CategoryScore, ...]
-    checks: tuple[CheckResult, ...]
-
-    @property
-    def score(self) -> float:
-        return round(sum(c.score for c in self.categories), 2)
 
 
 def _matching(item_patterns, checks, taken):

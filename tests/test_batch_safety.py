@@ -14,8 +14,8 @@ import pytest
 from grader import report as report_module
 from grader.cli import main, update_gradebook
 from grader.grade import write_reports
-from grader.report import Report, write_text_atomic
-from grader.score import CategoryScore
+from grader.report import write_text_atomic
+from grader.results import CategoryScore, Report
 from notebooks import write_notebook
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,10 +11,8 @@ import pytest
 
 from grader.classview import write_class_view
 from grader.cli import main, saved_reports
-from grader.execute import CellResult
 from grader.grade import submission_version, write_reports
-from grader.report import Report
-from grader.score import CategoryScore, CheckResult
+from grader.results import CategoryScore, CellResult, CheckResult, Report
 
 HOSTILE = "<script>alert(1)"  # a folder name: no "/"
 HOSTILE_MESSAGE = "<script>alert(1)</script>"

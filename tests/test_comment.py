@@ -10,8 +10,7 @@ import pytest
 from grader.ci import _blocks_after, summary
 from grader.comment import points_lost, to_look_at
 from grader.render import render_markdown
-from grader.report import Report
-from grader.score import CategoryScore, CheckResult
+from grader.results import CategoryScore, CheckResult, Report
 
 SHARED = "GELU is not defined: add `class GELU(nn.Module)` <before> the model"
 NINE = tuple(CheckResult(f"test_gelu.py::test_{i}", f"GELU check {i}", "error", SHARED, "GELU", "4.3", "Correctness",

@@ -15,9 +15,9 @@ from grader.assignments import all_assignments
 from grader.evidence import Signal
 from grader.load import submissions_in_folder
 from grader.render import gradescope_results
-from grader.report import Report
+from grader.results import CheckResult, Report
 from grader.rubric import Rubric, load_rubric
-from grader.score import CheckResult, score
+from grader.score import score
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "submissions"

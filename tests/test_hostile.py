@@ -29,6 +29,7 @@ from grader.load import discover
 from grader.notebook import Notebook, foreign_imports, submission_imports
 from grader.probe import Probe
 from grader.render import write_gradebook
+from grader.results import read_report
 from notebooks import write_notebook
 from tests.stubs.a2 import STUBS
 from tests.test_stubs import _stubbed_copy
@@ -108,7 +109,7 @@ def graded(tmp_path_factory):
         [submission] = discover([folder])
         out = grade_isolated(submission, root / "out" / kind, GradeOptions(cell_timeout=60, budget=300), timeout=600)
         report = json.loads((out / "report.json").read_text())
-        write_gradebook([report], root / f"{kind}.csv")
+        write_gradebook([read_report(out / "report.json")], root / f"{kind}.csv")
         [row] = csv.DictReader((root / f"{kind}.csv").open())
         return report, row, (before, sorted(p.name for p in folder.rglob("*")))
 

@@ -13,8 +13,7 @@ import nbformat
 import pytest
 
 from grader.render import MAX_FIGURES, notebook_figures, render_html
-from grader.report import Plot, Report
-from grader.score import CategoryScore, CheckResult, ItemScore
+from grader.results import CategoryScore, CheckResult, ItemScore, Plot, Report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 LONG_ID = "test_a_very_long_module_name_without_any_spaces.py::test_" + "x" * 120

@@ -5,8 +5,7 @@ import re
 from html.parser import HTMLParser
 
 from grader.render import gradescope_results, render_html, render_markdown, write_gradebook
-from grader.report import Plot, Report
-from grader.score import CategoryScore, CheckResult, ItemScore
+from grader.results import CategoryScore, CheckResult, ItemScore, Plot, Report
 
 FAILED = CheckResult("test_mha.py::test_matches", "On the reference's weights, outputs equal the reference's", "fail",
                      "`MultiHeadAttention` differs from the reference by up to 0.0072 <at index [1, 4]>",
@@ -80,7 +79,7 @@ def test_gradescope_export_has_the_total_and_a_test_per_category():
 
 
 def test_gradebook_has_a_row_per_student_and_assignment(tmp_path):
-    rows = [_report().to_dict(), _report(student="bo", score=0.0, problems=("no notebook",)).to_dict()]
+    rows = [_report(), _report(student="bo", score=0.0, problems=("no notebook",))]
     write_gradebook(rows, tmp_path / "gradebook.csv")
     table = list(csv.DictReader((tmp_path / "gradebook.csv").open()))
     assert [(r["student"], r["total"], r["status"]) for r in table] == [("ada", "42", "provisional"),

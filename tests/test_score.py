@@ -2,8 +2,9 @@
 
 import pytest
 
+from grader.results import CheckResult
 from grader.rubric import RubricError, parse_rubric
-from grader.score import CheckResult, score
+from grader.score import score
 
 RUBRIC = """
 assignment = "a9"
@@ -179,7 +180,7 @@ def test_signals_earn_their_share_of_points():
 
 
 def test_an_override_replaces_a_category_and_says_so():
-    from grader.score import Override
+    from grader.results import Override
 
     scored = score(parse_rubric(RUBRIC), [], overrides=(Override("Understanding", 20, "strong README"),))
     understanding = _category(scored, "Understanding")
@@ -188,7 +189,7 @@ def test_an_override_replaces_a_category_and_says_so():
 
 
 def test_an_override_is_clamped_to_the_category():
-    from grader.score import Override
+    from grader.results import Override
 
     scored = score(parse_rubric(RUBRIC), [], overrides=(Override("Completeness", 99, "typo"),))
     assert _category(scored, "Completeness").score == 10

@@ -15,8 +15,7 @@ from grader import cli
 from grader.cli import main
 from grader.grade import grade_submission, report_dir, write_reports
 from grader.load import discover
-from grader.report import Report
-from grader.score import CategoryScore
+from grader.results import CategoryScore, Report
 from grader.shard import in_shard, parse_shard, report_name, shard_of
 
 CLASS = {"a1": ("ann", "bo", "cy"), "a2": ("dee", "eli", "fay")}  # shards of 2: 3 and 3; of 3: 2, 1 and 3

@@ -1,45 +1,20 @@
-"""Build the a5 classification and LoRA samples written in other common styles (issue 9), with one-bug versions.
+"""a5 classification and LoRA samples in other styles, each correct, and one one-bug copy of each (caught by a
+reference comparison). They run like the book-style ones (a5_classification_lora.py).
 
-    .venv/bin/python submissions/build_a5_styles_classification_lora.py                      # all of them
-    .venv/bin/python submissions/build_a5_styles_classification_lora.py quinn-classification-nanogpt  # just some
-
-Six students, each writing the assignment their own way (own prose, names and notebook structure):
-
-- quinn (classification) and tara (LoRA): a nanoGPT-style model (`GPTConfig` dataclass, `transformer.wte/wpe/h/
-  ln_f`, fused `c_attn`, `lm_head` tied to `wte`), started from their own assignment-4 checkpoint, which is not
-  in the submitted folder: on the grading machine the cell that loads it fails, and the grader rebuilds the model
-  small with their code (grader/probes_kernel/standin.py). quinn replaces and freezes by nanoGPT's names; tara's
-  LoRA layer holds its A and B as nn.Linear `lora_A` / `lora_B` (PEFT's layout) and wraps the fused `c_attn`.
-- rosa (classification) and uma (LoRA): their own names, mapped with GRADER_NAMES at the top, declarations in
-  another order (values before queries, B before A, functions before the classes they use), raw nn.Parameter
-  weights (rosa's attention and embedding tables; uma's A and B stored transposed), LoRA scaled by alpha.
-- sami (classification) and vic (LoRA): defensive code that validates its arguments (ValueError / TypeError /
-  assert on bad shapes and values) and still accepts everything the book treats as valid; a book-style
-  `GPTModel(cfg)` from their own module, loaded from a checkpoint that is not in the folder (stand-in again).
-
-Each one-bug version is the correct notebook with ONE realistic bug (a targeted source replacement), caught
-by a reference comparison (submissions/a5/expected.toml). Notebooks are executed with nbclient as the student
-would run them (no LLM_GRADER), outputs saved; the synthetic SMS spam set stands in for the real one, and the
-checkpoints the students load are made here (random weights of their config) in the build folder only.
+- quinn (classification) and tara (LoRA): a nanoGPT-style model (GPTConfig, transformer.wte/wpe/h/ln_f, fused
+  c_attn, lm_head tied to wte) loaded from their own assignment-4 checkpoint, which is not handed in: on the
+  grading machine that cell fails and the grader rebuilds the model small with their code. tara's LoRA layer
+  holds A and B as nn.Linear lora_A / lora_B (PEFT's layout) and wraps the fused c_attn.
+- rosa (classification) and uma (LoRA): their own names (GRADER_NAMES), declarations in another order, raw
+  nn.Parameter weights, LoRA scaled by alpha.
+- sami (classification) and vic (LoRA): defensive code validating its arguments; a book-style GPTModel(cfg) from
+  their own module, loaded from a checkpoint that is not handed in (stand-in again).
+The checkpoints are made at build time (random weights of the student's config), in the work folder only.
 """
 
-import os
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-import torch
-from nbclient import NotebookClient
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE / "a5"
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-
-from build_a5_classification_lora import notebook, with_bug
-
-CLASSIFICATION, LORA = "assignment5_classification.ipynb", "assignment5_lora.ipynb"
+from .a5_classification_lora import CLASSIFICATION, LORA
+from .core import Run, Sample, variant
+from .snippets import EVALUATE_MODEL, FEED_FORWARD, POSITIONAL_BLOCK
 
 # ================================================================ the nanoGPT layout (quinn, tara)
 
@@ -299,7 +274,8 @@ def train_classifier_simple(model, train_loader, val_loader, optimizer, device, 
                 losses = estimate_loss(model, train_loader, val_loader, device, eval_iter)
                 train_losses.append(losses["train"])
                 val_losses.append(losses["val"])
-                print(f"epoch {epoch + 1} step {step:4d} | train loss {losses['train']:.4f} | val loss {losses['val']:.4f}")
+                print(f"epoch {epoch + 1} step {step:4d} | train loss {losses['train']:.4f} | val loss \
+{losses['val']:.4f}")
             step += 1
         train_accs.append(calc_accuracy_loader(train_loader, model, device, num_batches=eval_iter))
         val_accs.append(calc_accuracy_loader(val_loader, model, device, num_batches=eval_iter))
@@ -341,7 +317,8 @@ tn = len(truth) - tp - fp - fn
 print(f"test accuracy {calc_accuracy_loader(test_dl, model, device):.1%}")
 print(f"confusion matrix [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
 precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-print(f"precision {precision:.2f}, recall {recall:.2f}, F1 {2 * precision * recall / max(precision + recall, 1e-9):.2f}")
+print(f"precision {precision:.2f}, recall {recall:.2f}, F1 {2 * precision * recall / max(precision + recall, \
+1e-9):.2f}")
 plt.figure(figsize=(3, 3))
 plt.imshow([[tn, fp], [fn, tp]], cmap="Blues")
 plt.xticks([0, 1], ["ham", "spam"])
@@ -629,7 +606,8 @@ class TinyGPT(nn.Module):
 SETTINGS = {"vocab": 50257, "width": 48, "depth": 2, "heads": 4, "context": CONTEXT_LENGTH, "p_drop": 0.1}
 torch.manual_seed(7)
 model = TinyGPT(SETTINGS).to(DEV)
-print(f"TinyGPT: {sum(p.numel() for p in model.parameters()):,} parameters (random start: no pretrained weights here)")"""),
+print(f"TinyGPT: {sum(p.numel() for p in model.parameters()):,} parameters (random start: no pretrained weights \
+here)")"""),
     ("md", """\
 ## Adapting it: a 2-way readout, most of it frozen
 
@@ -814,28 +792,10 @@ class GELU(nn.Module):
         return 0.5 * x * (1 + torch.tanh((2.0 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
 
 
-class FeedForward(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]), GELU(),
-                                    nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]))
-
-    def forward(self, x):
-        return self.layers(x)
+''' + FEED_FORWARD + '''
 
 
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(cfg["emb_dim"], cfg["emb_dim"], cfg["context_length"], cfg["drop_rate"],
-                                      cfg["n_heads"], cfg["qkv_bias"])
-        self.ff = FeedForward(cfg)
-        self.norm1, self.norm2 = LayerNorm(cfg["emb_dim"]), LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
-
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
+''' + POSITIONAL_BLOCK + '''
 
 
 class GPTModel(nn.Module):
@@ -1023,14 +983,7 @@ print(f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} traina
     ("md", "## Loss and accuracy (section 6.6)"),
     ("code", DEFENSIVE_FUNCTIONS),
     ("md", "## Training (section 6.7)"),
-    ("code", """\
-def evaluate_model(model, train_loader, val_loader, device, eval_iter):
-    model.eval()
-    with torch.no_grad():
-        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
-        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
-    model.train()
-    return train_loss, val_loss
+    ("code", EVALUATE_MODEL + """
 
 
 def train_classifier_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter):
@@ -1373,7 +1326,8 @@ DEV = "cuda" if torch.cuda.is_available() else "cpu"
 bpe = tiktoken.get_encoding("gpt2")"""),
     ("code", """\
 def attach_adapters(model, rank, alpha):
-    \"\"\"Put an AdaptedLinear around every nn.Linear of the model (found first, then replaced); returns the model.\"\"\"
+    \"\"\"Put an AdaptedLinear around every nn.Linear of the model (found first, then replaced); returns the \
+model.\"\"\"
     targets = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     for name in targets:
         parent_name, _, attr = name.rpartition(".")
@@ -1729,10 +1683,12 @@ BUGS = {
         "    return torch.nn.functional.cross_entropy(logits, target_batch, reduction=\"sum\")\n")]),
     # forgets the alpha / rank scaling of the low-rank update
     "tara-lora-nanogpt-unscaled": ("tara-lora-nanogpt", [(
-        "        return self.lora_B(self.lora_A(x)) * self.scaling\n", "        return self.lora_B(self.lora_A(x))\n")]),
+        "        return self.lora_B(self.lora_A(x)) * self.scaling\n",
+        "        return self.lora_B(self.lora_A(x))\n")]),
     # scales by alpha a second time in the wrapper (the delta is already scaled)
     "uma-lora-own-names-scaled-twice": ("uma-lora-own-names", [(
-        "        return self.frozen(x) + self.delta(x)", "        return self.frozen(x) + self.delta.alpha * self.delta(x)")]),
+        "        return self.frozen(x) + self.delta(x)",
+        "        return self.frozen(x) + self.delta.alpha * self.delta(x)")]),
     # reads the rank from the wrong dimension of A (in_dim x rank)
     "vic-lora-defensive-rank-from-in-dim": ("vic-lora-defensive", [(
         "self.scaling = alpha / self.A.shape[1]  # rank, read from A so that the two always agree",
@@ -1740,25 +1696,29 @@ BUGS = {
 }
 
 
-# ================================================================ building
+def nanogpt_checkpoint(**config):
+    """prepare(workdir): the assignment-4 checkpoint quinn and tara load, their GPT (NANOGPT_MODEL) with random
+    weights."""
+    def prepare(workdir):
+        import dataclasses
 
-def _nanogpt_checkpoint(workdir: Path, **config) -> None:
-    """The assignment-4 checkpoint quinn and tara load: their GPT (this file's NANOGPT_MODEL) with random weights."""
-    import dataclasses
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
 
-    from torch import nn
-    from torch.nn import functional as F
-
-    space = {"dataclass": dataclasses.dataclass, "nn": nn, "F": F, "torch": torch}
-    exec(NANOGPT_MODEL, space)  # noqa: S102 - this file's own model source
-    torch.manual_seed(4)
-    model = space["GPT"](space["GPTConfig"](**config))
-    (workdir / "checkpoints").mkdir(exist_ok=True)
-    torch.save(model.state_dict(), workdir / "checkpoints" / "a4_nanogpt.pt")
+        space = {"dataclass": dataclasses.dataclass, "nn": nn, "F": F, "torch": torch}
+        exec(NANOGPT_MODEL, space)  # noqa: S102 - this file's own model source
+        torch.manual_seed(4)
+        model = space["GPT"](space["GPTConfig"](**config))
+        (workdir / "checkpoints").mkdir(exist_ok=True)
+        torch.save(model.state_dict(), workdir / "checkpoints" / "a4_nanogpt.pt")
+    return prepare
 
 
-def _defensive_checkpoint(workdir: Path, module: str) -> None:
+def defensive_checkpoint(workdir):
     """The assignment-4 checkpoint sami and vic load: their GPTModel with random weights."""
+    import torch
+
     space = {}
     exec(DEFENSIVE_GPT, space)  # noqa: S102 - this file's own model source
     torch.manual_seed(4)
@@ -1768,71 +1728,21 @@ def _defensive_checkpoint(workdir: Path, module: str) -> None:
     torch.save(model.state_dict(), workdir / "pretrained" / "gpt_a4.pth")
 
 
-# student -> (notebook name, cells, README, {extra file: text}, prepare(workdir))
-CORRECT = {
-    "quinn-classification-nanogpt": (CLASSIFICATION, QUINN, QUINN_README, {},
-                                     lambda w: _nanogpt_checkpoint(w, block_size=256, n_layer=2, n_head=4, n_embd=64,
-                                                                   dropout=0.1)),
-    "rosa-classification-own-names": (CLASSIFICATION, ROSA, ROSA_README, {}, None),
-    "sami-classification-defensive": (CLASSIFICATION, SAMI, SAMI_README, {"sami_gpt.py": DEFENSIVE_GPT},
-                                      lambda w: _defensive_checkpoint(w, "sami_gpt")),
-    "tara-lora-nanogpt": (LORA, TARA, TARA_README, {},
-                          lambda w: _nanogpt_checkpoint(w, block_size=256, n_layer=2, n_head=4, n_embd=64)),
-    "uma-lora-own-names": (LORA, UMA, UMA_README, {}, None),
-    "vic-lora-defensive": (LORA, VIC, VIC_README, {"lab_gpt.py": DEFENSIVE_GPT},
-                           lambda w: _defensive_checkpoint(w, "lab_gpt")),
-}
+def style(student, notebook, cells, readme, files=None, prepare=None):
+    """A correct style sample; it runs on the synthetic spam set after `prepare` made its checkpoint."""
+    return Sample("a5", student, notebook, cells, readme, files or {}, run=Run(spam=True, timeout=900, prepare=prepare))
 
 
-def samples():
-    """(student, the correct sample it derives from, cells) for every sample."""
-    for student, (_, cells, *_rest) in CORRECT.items():
-        yield student, student, cells
-    for student, (base, replacements) in BUGS.items():
-        yield student, base, with_bug(CORRECT[base][1], replacements)
-
-
-def execute(nb, workdir: Path, *, student: str):
-    """Run the notebook as its student would (no LLM_GRADER), saving outputs; no cell may fail."""
-    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors, f"{student}: {errors[0]['ename']}: {errors[0]['evalue']}"
-    return nb
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.ch06 import write_synthetic_spam_tsv
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, base, cells in samples():
-            if only and student not in only:
-                continue
-            name, _, readme, files, prepare = CORRECT[base]
-            workdir = Path(scratch) / student
-            (workdir / "sms_spam_collection").mkdir(parents=True)
-            write_synthetic_spam_tsv(workdir / "sms_spam_collection" / "SMSSpamCollection.tsv")
-            for file, text in files.items():
-                (workdir / file).write_text(text, encoding="utf-8")
-            if prepare is not None:
-                prepare(workdir)  # in the build folder only: the grader never sees the checkpoint
-            nb = execute(notebook(cells), workdir, student=student)
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob("*.ipynb"):
-                old.unlink()
-            nbformat.write(nb, folder / name)
-            for file, text in files.items():
-                (folder / file).write_text(text, encoding="utf-8")
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent), flush=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+STYLES = [
+    style("quinn-classification-nanogpt", CLASSIFICATION, QUINN, QUINN_README,
+          prepare=nanogpt_checkpoint(block_size=256, n_layer=2, n_head=4, n_embd=64, dropout=0.1)),
+    style("rosa-classification-own-names", CLASSIFICATION, ROSA, ROSA_README),
+    style("sami-classification-defensive", CLASSIFICATION, SAMI, SAMI_README, {"sami_gpt.py": DEFENSIVE_GPT},
+          defensive_checkpoint),
+    style("tara-lora-nanogpt", LORA, TARA, TARA_README,
+          prepare=nanogpt_checkpoint(block_size=256, n_layer=2, n_head=4, n_embd=64)),
+    style("uma-lora-own-names", LORA, UMA, UMA_README),
+    style("vic-lora-defensive", LORA, VIC, VIC_README, {"lab_gpt.py": DEFENSIVE_GPT}, defensive_checkpoint),
+]
+BASES = {sample.student: sample for sample in STYLES}
+SAMPLES = STYLES + [variant(BASES[base], student, replacements) for student, (base, replacements) in BUGS.items()]

@@ -1,31 +1,8 @@
-"""Build the a1 sample submissions (chapter 2): one correct notebook, a GRADER_NAMES variant, flawed copies.
+"""a1 (chapter 2, tokenization and data loading): the book-style notebook, a GRADER_NAMES variant, one-bug copies."""
 
-Run from the repository root:
+from .core import CODE, MD, Run, Sample, grader_names, renamed, variant, word_renames
 
-    /work/venv/bin/python submissions/build_a1.py
-
-Writes submissions/a1/<student>/assignment1.ipynb (executed with nbclient, outputs saved) and
-README.md for every sample. Each flawed sample is the correct notebook with ONE bug applied as a
-targeted source replacement; the script fails if a replacement does not apply exactly once.
-submissions/a1/expected.toml (written by hand) lists the verdict each sample must get.
-"""
-
-import os
-import re
-import shutil
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parent / "a1"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from grader.execute import prepare_workdir
-
-MD, CODE = "markdown", "code"
+RUN = Run(data=("the-verdict.txt",), timeout=120)
 
 CELLS = [
     (MD, """\
@@ -198,7 +175,8 @@ word_ids = word_tokenizer.encode(sample)
 bpe_ids = tokenizer.encode(sample)
 
 check(tokenizer.decode(bpe_ids) == sample, "tiktoken round-trips the text exactly, whitespace included")
-check(split_words(word_tokenizer.decode(word_ids)) == split_words(sample), "SimpleTokenizerV2 gives back the same words")
+check(split_words(word_tokenizer.decode(word_ids)) == split_words(sample), "SimpleTokenizerV2 gives back the same \
+words")
 check(vocab["<|unk|>"] not in word_ids, "the story has no unknown words for its own vocabulary")
 check(integers[:7] == [15496, 11, 466, 345, 588, 8887, 30], "tiktoken ids of 'Hello, do you like tea?' match the book")
 check(integers[8] == 50256, "<|endoftext|> is id 50256 in GPT-2's vocabulary")
@@ -457,6 +435,7 @@ gives more (but correlated) samples. I checked the book's batches for `stride=1`
   cross-entropy loss ignores padded positions.
 """
 
+
 RENAMES = {  # the GRADER_NAMES sample calls the components by its own names
     "SimpleTokenizerV1": "WordTokenizer",
     "SimpleTokenizerV2": "WordTokenizerWithUnknowns",
@@ -465,11 +444,8 @@ RENAMES = {  # the GRADER_NAMES sample calls the components by its own names
     "CharTokenizer": "CharacterTokenizer",
     "pad_collate": "pad_batch",
 }
-
-GRADER_NAMES_CELL = (CODE, """\
-# My components have my own names; this tells the course's autograder which is which.
-GRADER_NAMES = {
-""" + "".join(f'    "{book}": "{mine}",\n' for book, mine in RENAMES.items()) + "}")
+GRADER_NAMES_CELL = (CODE, grader_names(
+    RENAMES, "# My components have my own names; this tells the course's autograder which is which."))
 
 DRAFT_CELL = (CODE, """\
 class SimpleTokenizerV1:
@@ -481,7 +457,7 @@ class SimpleTokenizerV1:
     def encode(self, text):
         return [self.vocab[word] for word in text.split()]""")
 
-# student -> list of (old, new) replacements in the code cells; each must apply exactly once.
+# student -> [(old, new)]: the correct notebook with ONE bug; each replacement must apply exactly once.
 BUGS = {
     "ben-decode-spaces": [  # V1 decode keeps the spaces join() put before punctuation
         (('        # join() put a space in front of every punctuation mark; take it out again\n'
@@ -518,91 +494,13 @@ BUGS = {
 }
 
 
-def replace_once(cells, old, new):
-    """Replace `old` by `new` in the one code cell that holds it exactly once."""
-    hits = [(i, src.count(old)) for i, (kind, src) in enumerate(cells) if kind == CODE and old in src]
-    if len(hits) != 1 or hits[0][1] != 1:
-        raise SystemExit(f"replacement did not apply exactly once ({hits}): {old[:70]!r}")
-    i = hits[0][0]
-    cells[i] = (CODE, cells[i][1].replace(old, new))
-
-
-def renamed(cells):
+def hana_cells(cells):
     """The GRADER_NAMES variant: own names in code, the mapping cell, a stale draft, and exercise 2.3 left out."""
-    out = []
-    exercise_2_3 = next(i for i, (kind, src) in enumerate(cells) if src.startswith("## Exercise 2.3"))
-    for kind, src in cells[:exercise_2_3] + cells[exercise_2_3 + 2:]:
-        if kind == CODE:
-            for book, mine in RENAMES.items():
-                src = re.sub(rf"\b{book}\b", mine, src)
-        out.append((kind, src))
-    for book, mine in RENAMES.items():
-        if not any(mine in src for kind, src in out if kind == CODE):
-            raise SystemExit(f"rename {book} -> {mine} did not apply")
+    exercise_2_3 = next(i for i, (_, source) in enumerate(cells) if source.startswith("## Exercise 2.3"))
+    out = renamed(cells[:exercise_2_3] + cells[exercise_2_3 + 2:], word_renames(RENAMES), *RENAMES.values())
     return out[:2] + [GRADER_NAMES_CELL, DRAFT_CELL] + out[2:]
 
 
-def notebook(cells):
-    nb = new_notebook(cells=[new_markdown_cell(src) if kind == MD else new_code_cell(src) for kind, src in cells])
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"cell-{i:02d}"  # stable ids, so a rebuild changes only what changed
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
-
-
-def execute(nb, scratch: Path):
-    """Run the notebook the way a student would: in a folder beside the-verdict.txt, offline."""
-    empty = scratch / "empty"
-    empty.mkdir(exist_ok=True)
-    workdir = prepare_workdir(empty, scratch)
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(workdir / ".llm-grader" / "tiktoken")
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, record_timing=False,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == CODE for o in c.outputs if o.output_type == "error"]
-    if errors:
-        raise SystemExit(f"a cell raised {errors[0].ename}: {errors[0].evalue}")
-    for cell in nb.cells:
-        if cell.cell_type == CODE:
-            cell.outputs = coalesced(cell.outputs)
-    return nb
-
-
-def coalesced(outputs):
-    """Consecutive stream outputs of one stream merged (the kernel's chunking varies from run to run)."""
-    merged = []
-    for output in outputs:
-        previous = merged[-1] if merged else None
-        if output.output_type == "stream" and previous and previous.output_type == "stream" and previous.name == output.name:
-            previous.text += output.text
-        else:
-            merged.append(output)
-    return merged
-
-
-def write(student, cells, scratch):
-    folder = ROOT / student
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (scratch / student).mkdir()
-    nbformat.write(execute(notebook(cells), scratch / student), folder / "assignment1.ipynb")
-    (folder / "README.md").write_text(README, encoding="utf-8")
-    print("wrote", folder.relative_to(ROOT.parent))
-
-
-def main(only=()):
-    samples = {"ada-correct": list(CELLS), "hana-grader-names": renamed(CELLS)}
-    for student, replacements in BUGS.items():
-        cells = list(CELLS)
-        for old, new in replacements:
-            replace_once(cells, old, new)
-        samples[student] = cells
-    with tempfile.TemporaryDirectory() as tmp:
-        for student, cells in samples.items():
-            if not only or student in only:
-                write(student, cells, Path(tmp))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+ADA = Sample("a1", "ada-correct", "assignment1.ipynb", CELLS, README, run=RUN)
+SAMPLES = [ADA, variant(ADA, "hana-grader-names", cells=hana_cells(CELLS))]
+SAMPLES += [variant(ADA, student, replacements) for student, replacements in BUGS.items()]

@@ -1,27 +1,11 @@
-"""Build the a2 sample submissions (chapter 3, attention mechanisms) and execute them.
+"""a2 (chapter 3, attention): Ada's book-style notebook, one-bug copies under other students' names, and Ivy's
+correct notebook with her own names and layouts (a fused qkv projection, weights stored transposed, a broken
+draft left under the book's name) mapped with GRADER_NAMES. The notebooks run in their own folders, which keep
+the figures they save (attention_*.png)."""
 
-    /work/venv/bin/python submissions/build_a2.py            # all samples
-    /work/venv/bin/python submissions/build_a2.py ada-correct # just some
-
-Writes submissions/a2/<student>/assignment2.ipynb (executed with nbclient, outputs and
-figures saved) and README.md. `ada-correct` is a complete, correct submission; every flawed
-sample is a copy of it with ONE realistic bug applied as targeted source replacements;
-`ivy-own-names` is correct but uses her own class and parameter names (a fused query/key/value
-projection, weights stored transposed, a broken draft left under the book's name) and maps
-them with GRADER_NAMES. submissions/a2/expected.toml lists the verdict each sample must get.
-"""
-
-import os
 import re
-import sys
-import tempfile
-from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parent / "a2"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from .core import Run, Sample, grader_names, require, with_bug
 
 # ---------------------------------------------------------------- the correct notebook
 
@@ -325,7 +309,8 @@ print(mha_out[0])
 print("matches the book:", torch.allclose(mha_out[0], book_mha, atol=1e-4))
 
 gpt2_size = MultiHeadAttention(768, 768, context_length=1024, dropout=0.0, num_heads=12)
-print(f"GPT-2 small attention layer: {sum(p.numel() for p in gpt2_size.parameters()):,} parameters (book: 2,360,064)")"""),
+print(f"GPT-2 small attention layer: {sum(p.numel() for p in gpt2_size.parameters()):,} parameters (book: \
+2,360,064)")"""),
     ("md", """\
 ### Tests of the output shapes
 
@@ -582,7 +567,8 @@ BUGS = {
         values = self.W_value(x).view(b, self.num_heads, num_tokens, self.head_dim)""")],
     "finn-missing-out-proj": [
         ("        self.out_proj = nn.Linear(d_out, d_out)  # mixes what the heads found\n", ""),
-        ("        context = context.contiguous().view(b, num_tokens, self.d_out)\n        return self.out_proj(context)",
+        ("        context = context.contiguous().view(b, num_tokens, self.d_out)\n"
+         "        return self.out_proj(context)",
          "        return context.contiguous().view(b, num_tokens, self.d_out)")],
     "gia-softmax-dim0": [(
         "attn_weights = torch.softmax(attn_scores / math.sqrt(keys.shape[-1]), dim=-1)",
@@ -688,9 +674,7 @@ class MultiHeadAttention(nn.Module):  # draft: no causal mask, no output project
 
     def forward(self, x):
         return torch.cat([torch.stack([head(seq) for seq in x]) for head in self.heads], dim=-1)""")
-IVY_MAPPING = '''\
-# The grader looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+IVY_MAPPING = grader_names({
     "SelfAttention_v1": "RawSelfAttention",
     "SelfAttention_v2": "LinearSelfAttention",
     "CausalAttention": "MaskedAttention",
@@ -698,18 +682,7 @@ GRADER_NAMES = {
     "MultiHeadAttention": "FusedMultiHeadAttention",
     "GroupedQueryAttention": "GQA",
     "all_context_vecs": "context_all",
-}'''
-
-
-def with_bug(cells, replacements):
-    """The cells with each (old, new) replaced exactly once across the notebook."""
-    cells = list(cells)
-    for old, new in replacements:
-        hits = [i for i, (_, source) in enumerate(cells) if old in source]
-        assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"bug text not found exactly once: {old!r}"
-        kind, source = cells[hits[0]]
-        cells[hits[0]] = (kind, source.replace(old, new))
-    return cells
+})
 
 
 def ivy_cells(cells):
@@ -723,63 +696,19 @@ def ivy_cells(cells):
             source = re.sub(r"\bMultiHeadAttention\b", "FusedMultiHeadAttention", source)
         if kind == "code" and source.startswith("class FusedMultiHeadAttention"):
             out += [IVY_DRAFT, IVY_DRAFT_CODE]
-        out.append((kind, source.replace("**Student:** Ada", "**Student:** Ivy")))
+        out.append((kind, source))
     out += [("md", "## Names for the grader"), ("code", IVY_MAPPING)]
-    joined = "\n".join(s for k, s in out if k == "code")
-    for name in ("class RawSelfAttention(", "class FusedMultiHeadAttention(", "class MultiHeadAttention(",
-                 "class GQA(", "self.qkv = nn.Linear", "context_all ="):
-        assert name in joined, name
+    require(out, "class RawSelfAttention(", "class FusedMultiHeadAttention(", "class MultiHeadAttention(",
+            "class GQA(", "self.qkv = nn.Linear", "context_all =")
     return out
 
 
-def renamed(cells, student):
-    """The cells with the student's first name in the title."""
+def student_sample(student, cells):
+    """The sample of `student`: the cells with their first name in the title, and the README likewise."""
     first = student.split("-")[0].capitalize()
-    return [(k, s.replace("**Student:** Ada", f"**Student:** {first}")) for k, s in cells]
+    cells = [(k, s.replace("**Student:** Ada", f"**Student:** {first}")) for k, s in cells]
+    return Sample("a2", student, "assignment2.ipynb", cells, README.format(name=first), run=Run(in_folder=True))
 
 
-def notebook(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-    return nb
-
-
-def execute(nb, workdir: Path):
-    """Run the notebook as a student would (no LLM_GRADER), saving outputs and figures in workdir."""
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb
-
-
-def samples():
-    yield "ada-correct", CELLS
-    for student, replacements in BUGS.items():
-        yield student, renamed(with_bug(CELLS, replacements), student)
-    yield "ivy-own-names", ivy_cells(CELLS)
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, cells in samples():
-            if only and student not in only:
-                continue
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nb = execute(notebook(cells), folder)
-            errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-            nbformat.write(nb, folder / "assignment2.ipynb")
-            name = student.split("-")[0].capitalize()
-            (folder / "README.md").write_text(README.format(name=name), encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent), f"({len(errors)} cell error(s))" if errors else "")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+SAMPLES = [student_sample("ada-correct", CELLS), student_sample("ivy-own-names", ivy_cells(CELLS))]
+SAMPLES += [student_sample(student, with_bug(CELLS, replacements)) for student, replacements in BUGS.items()]

@@ -1,48 +1,18 @@
-"""Build the a4 samples written in other styles (issue 9) and execute them.
+"""a4 samples in three other styles, each correct, and one one-bug copy of each (caught by a comparison with
+the reference). Like the book-style samples they run with LLM_GRADER=1.
 
-    .venv/bin/python submissions/build_a4_styles.py              # all of them
-    .venv/bin/python submissions/build_a4_styles.py ivo-nanogpt  # just some
-
-Three correct submissions, each written as a different student would, and one realistic bug
-in each (a copy with ONE targeted source replacement) whose failing check is a comparison with
-the reference:
-
-- `ivo-nanogpt`: a nanoGPT-style GPTModel (`transformer.wte/wpe/h/ln_f`, fused `attn.c_attn`,
-  `c_proj`, `mlp.c_fc`, nn.LayerNorm, a tied `lm_head`) with its own `load_weights_into_gpt`
-  for that layout; helpers under nanoGPT's names (`estimate_loss`, `print_sample`) that the
-  grader finds by their parameters; exercises through `get_lr` + `train_with_warmup` (5.1), a
-  `top_p_filter` (5.2) and `gradient_accumulation_steps` (5.4). Bug: the attention's `c_proj`
-  left out of the weights to transpose (square, so no shape error).
-- `jun-own-names`: her own names mapped with GRADER_NAMES; the loss, loop and sampling functions
-  live in `lm_tools.py`, which the notebook imports, defined in another order (the loop first);
-  a GPT made of raw nn.Parameter matrices stored (in, out), declared blocks-first; exercises
-  `fit_with_schedule` (5.1) and a `nucleus_sample(logits, p)` sampler (5.2). Bug (in
-  lm_tools.py): the loader loss divides by every batch of the loader instead of num_batches.
-- `kim-defensive`: the book's names and module layout, with every function validating its
-  arguments (ValueError/TypeError with a message; an empty loader is refused); exercises 5.1,
-  5.2 (generate's top_p) and 5.4. Bug: the loop's step counter starts at 0 instead of -1, so
+- ivo: a nanoGPT-style GPTModel (transformer.wte/wpe/h/ln_f, fused attn.c_attn, a tied lm_head) with its own
+  load_weights_into_gpt; helpers under nanoGPT's names (estimate_loss, print_sample); exercises through get_lr +
+  train_with_warmup, a top_p_filter and gradient_accumulation_steps. Bug ivo-nanogpt-c-proj-not-transposed.
+- jun: her own names mapped with GRADER_NAMES; the loss, loop and sampling functions in lm_tools.py, loop first;
+  a GPT of raw nn.Parameter matrices. Bug jun-own-names-loss-over-all-batches (in lm_tools.py).
+- kim: the book's names with every function validating its arguments. Bug kim-defensive-step-counter-from-zero:
   the evaluations come one step late.
-
-Like submissions/build_a4.py, the notebooks run with LLM_GRADER=1 (tiny models, one short
-epoch, GPT-2-shaped stand-in weights instead of the download); the saved outputs stand in for
-the student's own run. submissions/a4/expected.toml lists the verdicts.
 """
 
-import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-from build_a4 import execute, notebook, with_bug  # the shared notebook helpers
-
-ROOT = HERE / "a4"
+from .a4 import RUN
+from .core import Sample, variant
+from .snippets import FEED_FORWARD, POSITIONAL_BLOCK
 
 # ================================================================ ivo: nanoGPT style
 
@@ -261,7 +231,8 @@ def print_sample(model, tokenizer, device, start_context):
 The book's loop: one optimizer step per batch, an evaluation every `eval_freq` steps, a sample at
 the end of each epoch. `gradient_accumulation_steps` (exercise 5.4) divides each micro-batch loss and
 steps only every that many batches."""),
-    ("code", r"""def train_model_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter,
+    ("code", """\
+def train_model_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter,
                        start_context, tokenizer, gradient_accumulation_steps=1):
     train_losses, val_losses, track_tokens_seen = [], [], []
     tokens_seen, step = 0, -1
@@ -719,7 +690,8 @@ for t, k in ((0.0, None), (0.8, 10), (1.3, 40)):
 
 My matrices are stored (in, out) like OpenAI's `Conv1D` weights, so nothing needs a transpose except
 the output head, which GPT-2 ties to the token embedding (`head = wte.T`)."""),
-    ("code", r"""def load_gpt2(gpt, params):
+    ("code", """\
+def load_gpt2(gpt, params):
     def put(param, array):
         value = torch.as_tensor(np.asarray(array), dtype=param.dtype)
         if value.shape != param.shape:
@@ -769,9 +741,11 @@ else:
     gpt2_setup["context_length"] = 1024
 gpt2 = load_gpt2(TinyGPT(gpt2_setup), checkpoint).to(dev).eval()
 torch.manual_seed(7)
-print("GPT-2:", bpe.decode(sample(gpt2, start, 15, gpt2_setup["context_length"], temperature=1.0, top_k=40)[0].tolist()))"""),
+print("GPT-2:", bpe.decode(sample(gpt2, start, 15, gpt2_setup["context_length"], temperature=1.0, \
+top_k=40)[0].tolist()))"""),
     ("md", r"""## Exercise 5.1: warmup + cosine schedule with clipping"""),
-    ("code", r"""def fit_with_schedule(model, train_loader, val_loader, optimizer, device, n_epochs, eval_freq, eval_iter,
+    ("code",
+     """def fit_with_schedule(model, train_loader, val_loader, optimizer, device, n_epochs, eval_freq, eval_iter,
                       start_context, tokenizer, warmup_steps, initial_lr=3e-05, min_lr=1e-6):
     peak_lr = optimizer.param_groups[0]["lr"]
     total = len(train_loader) * n_epochs
@@ -949,28 +923,11 @@ class GELU(nn.Module):
         return 0.5 * x * (1 + torch.tanh(torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * x ** 3)))
 
 
-class FeedForward(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]), GELU(),
-                                    nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]))
-
-    def forward(self, x):
-        return self.layers(x)
+""" + FEED_FORWARD + r"""
 
 
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(cfg["emb_dim"], cfg["emb_dim"], cfg["context_length"], cfg["drop_rate"],
-                                      cfg["n_heads"], cfg["qkv_bias"])
-        self.ff = FeedForward(cfg)
-        self.norm1, self.norm2 = LayerNorm(cfg["emb_dim"]), LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
+""" + POSITIONAL_BLOCK + """\
 
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
 
 
 class GPTModel(nn.Module):
@@ -990,9 +947,10 @@ class GPTModel(nn.Module):
         pos = self.pos_emb(torch.arange(in_idx.shape[1], device=in_idx.device))
         x = self.drop_emb(self.tok_emb(in_idx) + pos)
         return self.out_head(self.final_norm(self.trf_blocks(x)))"""),
-    ("code", r"""GPT_CONFIG_124M = {"vocab_size": 50257, "context_length": 256, "emb_dim": 768, "n_heads": 12, "n_layers": 12,
+    ("code", """\
+GPT_CONFIG_124M = {"vocab_size": 50257, "context_length": 256, "emb_dim": 768, "n_heads": 12, "n_layers": 12,
                    "drop_rate": 0.1, "qkv_bias": False}
-RUN_CFG = {**GPT_CONFIG_124M, "context_length": 32, "emb_dim": 32, "n_heads": 2, "n_layers": 2} if SHORT_RUN \
+RUN_CFG = {**GPT_CONFIG_124M, "context_length": 32, "emb_dim": 32, "n_heads": 2, "n_layers": 2} if SHORT_RUN \\
     else GPT_CONFIG_124M
 tokenizer = tiktoken.get_encoding("gpt2")
 
@@ -1063,11 +1021,13 @@ model = GPTModel(RUN_CFG).to(device)
 with torch.no_grad():
     first = calc_loss_loader(train_loader, model, device)
 print(f"initial train loss {first:.4f} (perplexity {perplexity(first):,.0f})")"""),
-    ("md", r"""## Generation
+    ("md", """\
+## Generation
 
 `generate` validates its arguments, then follows section 5.3: crop to the context, top-k filter,
 temperature sampling or argmax, stop at `eos_id`. `top_p` is exercise 5.2 (nucleus sampling)."""),
-    ("code", r"""def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None, top_p=None):
+    ("code",
+     """def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None, top_p=None):
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
         raise ValueError("idx must be a (batch, tokens) tensor of token ids")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
@@ -1223,15 +1183,19 @@ def load_weights_into_gpt(gpt, params):
     gpt.final_norm.scale = assign(gpt.final_norm.scale, params["g"])
     gpt.final_norm.shift = assign(gpt.final_norm.shift, params["b"])
     gpt.out_head.weight = assign(gpt.out_head.weight, params["wte"])"""),
-    ("code", r"""def offline_gpt2_params(cfg):
+    ("code", """\
+def offline_gpt2_params(cfg):
     rng = np.random.default_rng(2024)
     d = cfg["emb_dim"]
     rand = lambda *shape: rng.normal(0, 0.02, shape).astype(np.float32)
     blocks = []
     for _ in range(cfg["n_layers"]):
-        blocks.append({"attn": {"c_attn": {"w": rand(d, 3 * d), "b": rand(3 * d)}, "c_proj": {"w": rand(d, d), "b": rand(d)}},
-                       "mlp": {"c_fc": {"w": rand(d, 4 * d), "b": rand(4 * d)}, "c_proj": {"w": rand(4 * d, d), "b": rand(d)}},
-                       "ln_1": {"g": np.ones(d, np.float32), "b": rand(d)}, "ln_2": {"g": np.ones(d, np.float32), "b": rand(d)}})
+        blocks.append({"attn": {"c_attn": {"w": rand(d, 3 * d), "b": rand(3 * d)}, "c_proj": {"w": rand(d, d), "b": \
+rand(d)}},
+                       "mlp": {"c_fc": {"w": rand(d, 4 * d), "b": rand(4 * d)}, "c_proj": {"w": rand(4 * d, d), "b": \
+rand(d)}},
+                       "ln_1": {"g": np.ones(d, np.float32), "b": rand(d)}, "ln_2": {"g": np.ones(d, np.float32), \
+"b": rand(d)}})
     return {"wte": rand(cfg["vocab_size"], d), "wpe": rand(cfg["context_length"], d), "blocks": blocks,
             "g": np.ones(d, np.float32), "b": rand(d)}
 
@@ -1351,67 +1315,11 @@ KIM_BUGS = {
         "    tokens_seen, global_step = 0, 0\n    best, stale = math.inf, 0")],
 }
 
-# ================================================================ building
-
-STYLES = {  # student -> (cells, README, extra files, bugs)
-    "ivo-nanogpt": (IVO_CELLS, IVO_README, {}, IVO_BUGS),
-    "jun-own-names": (JUN_CELLS, JUN_README, {"lm_tools.py": JUN_MODULE}, JUN_BUGS),
-    "kim-defensive": (KIM_CELLS, KIM_README, {}, KIM_BUGS),
-}
-
-
-def with_file_bug(cells, files, replacements):
-    """Apply each (old, new) exactly once, in a cell or in one of the extra files."""
-    files = dict(files)
-    in_cells = []
-    for old, new in replacements:
-        hits = [name for name, source in files.items() if old in source]
-        if hits:
-            assert len(hits) == 1 and files[hits[0]].count(old) == 1, f"bug text not found exactly once: {old!r}"
-            files[hits[0]] = files[hits[0]].replace(old, new)
-        else:
-            in_cells.append((old, new))
-    return with_bug(cells, in_cells), files
-
-
-def samples():
-    """(student, cells, README, extra files) of every style sample and its one-bug copy."""
-    for student, (cells, readme, files, bugs) in STYLES.items():
-        yield student, cells, readme, files
-        for buggy, replacements in bugs.items():
-            buggy_cells, buggy_files = with_file_bug(cells, files, replacements)
-            yield buggy, buggy_cells, readme, buggy_files
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.assets import data_path
-
-    with tempfile.TemporaryDirectory() as scratch_root:
-        cache = Path(scratch_root) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ.update(TIKTOKEN_CACHE_DIR=str(cache), LLM_GRADER="1")
-        os.environ.pop("MPLBACKEND", None)
-        for student, cells, readme, files in samples():
-            if only and student not in only:
-                continue
-            scratch = Path(scratch_root) / student  # its own folder: a module of one sample never shadows another's
-            scratch.mkdir()
-            shutil.copyfile(data_path("the-verdict.txt"), scratch / "the-verdict.txt")
-            folder = ROOT / student
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            for name, source in files.items():
-                (scratch / name).write_text(source, encoding="utf-8")
-                (folder / name).write_text(source, encoding="utf-8")
-            nb = execute(notebook(cells), scratch)
-            nbformat.write(nb, folder / "assignment4.ipynb")
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            errors = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"
-                      and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-            print("wrote", folder.relative_to(HERE), f"({len(errors)} cells with errors)" if errors else "")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+IVO, JUN, KIM = (Sample("a4", student, "assignment4.ipynb", cells, readme, files, run=RUN)
+                 for student, cells, readme, files in [("ivo-nanogpt", IVO_CELLS, IVO_README, {}),
+                                                       ("jun-own-names", JUN_CELLS, JUN_README,
+                                                        {"lm_tools.py": JUN_MODULE}),
+                                                       ("kim-defensive", KIM_CELLS, KIM_README, {})])
+SAMPLES = [IVO, JUN, KIM] + [variant(style, student, replacements)
+                             for style, bugs in [(IVO, IVO_BUGS), (JUN, JUN_BUGS), (KIM, KIM_BUGS)]
+                             for student, replacements in bugs.items()]

@@ -1,55 +1,15 @@
-"""Build the a1 style samples (chapter 2): correct notebooks written in three other styles, and one
-one-bug copy of each.
+"""a1 samples in three other styles, each correct, and one one-bug copy of each.
 
-Run from the repository root:
-
-    .venv/bin/python submissions/build_a1_styles.py [student ...]
-
-Styles (each a different student's notebook, own prose and names):
-
-- lena: nanoGPT-like conventions. `stoi`/`itos` tables and a compiled regex in the tokenizers, the
-  vocabulary held in a global called `stoi` (no `vocab`), GPT-2's encoding as `enc` (no `tokenizer`),
-  a dataset that keeps one id tensor and slices its windows lazily in __getitem__, a loader with its
-  own collate function, the frequency exercise under another name (`token_freqs`).
-- omar: own names mapped with GRADER_NAMES, the components in a module `textkit.py` the notebook
-  imports, declared in another order (loader first, V2 before V1); `token_to_id`/`id_to_token`
-  tables; the dataset cuts its windows with `tensor.unfold`; the vocabulary exists only inside a
-  tokenizer object; the global `tokenizer` is a character tokenizer.
-- pia: defensive code. Type and value checks on every argument, a ValueError for an unknown word in
-  V1, for an unknown id in decode and for a text shorter than max_length + 1 tokens in the dataset.
-
-Bugs (one per style, each caught by a comparison with the reference):
-
-- lena-floor-window-count: __len__ rounds the window count down, so a last window that fits is lost.
-- omar-decode-quote-space: WordTokenizer.decode leaves the space before a double quote.
-- pia-refuses-one-window: the dataset's length check is off by one and refuses a text of exactly
+- lena: nanoGPT-like names (`stoi`/`itos`, `enc`, `block_size`), a dataset that slices its windows lazily, its
+  own collate function. Bug lena-floor-window-count: __len__ rounds down, so a last window that fits is lost.
+- omar: own names mapped with GRADER_NAMES, the components in `textkit.py` in another order, windows cut with
+  `unfold`. Bug omar-decode-quote-space: WordTokenizer.decode leaves the space before a double quote.
+- pia: defensive checks on every argument. Bug pia-refuses-one-window: the dataset refuses a text of exactly
   max_length + 1 tokens, which holds one window.
-
-Writes submissions/a1/<student>/ (assignment1.ipynb executed with nbclient, README.md, and the
-student's .py modules); submissions/a1/expected.toml lists the verdicts.
 """
 
-import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_a1 import (  # the a1 builder's helpers
-    CODE,
-    MD,
-    ROOT,
-    coalesced,
-    notebook,
-    replace_once,
-)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from grader.execute import prepare_workdir
+from .a1 import RUN
+from .core import CODE, MD, Sample, variant
 
 # ---------------------------------------------------------------- lena: nanoGPT-like conventions
 
@@ -710,90 +670,17 @@ smaller final batch is dropped; `shuffle=True` changes the order of the windows.
 different lengths (exercise 2.2) I pad inputs with `<|endoftext|>` and targets with -100.
 """
 
-# ---------------------------------------------------------------- samples and bugs
-
-STYLES = {  # student: (cells, README, {module file: source})
-    "lena-stoi-lazy-windows": (LENA, LENA_README, {}),
-    "omar-textkit-module": (OMAR, OMAR_README, {"textkit.py": OMAR_MODULE}),
-    "pia-defensive-checks": (PIA, PIA_README, {}),
-}
-
-BUGS = {  # student: (style it copies, [(old, new) in a code cell or module])
-    "lena-floor-window-count": ("lena-stoi-lazy-windows", [
-        ("return max(0, math.ceil(spare / self.stride))", "return max(0, spare // self.stride)"),
-    ]),
-    "omar-decode-quote-space": ("omar-textkit-module", [
+LENA_SAMPLE = Sample("a1", "lena-stoi-lazy-windows", "assignment1.ipynb", LENA, LENA_README, run=RUN)
+OMAR_SAMPLE = Sample("a1", "omar-textkit-module", "assignment1.ipynb", OMAR, OMAR_README, {"textkit.py": OMAR_MODULE},
+                     run=RUN)
+PIA_SAMPLE = Sample("a1", "pia-defensive-checks", "assignment1.ipynb", PIA, PIA_README, run=RUN)
+SAMPLES = [
+    LENA_SAMPLE, OMAR_SAMPLE, PIA_SAMPLE,
+    variant(LENA_SAMPLE, "lena-floor-window-count", [
+        ("return max(0, math.ceil(spare / self.stride))", "return max(0, spare // self.stride)")]),
+    variant(OMAR_SAMPLE, "omar-decode-quote-space", [
         (r"""return re.sub(r'\s+([,.?!"()\'])', r"\1", " ".join(self.id_to_token[i] for i in ids))""",
-         r"""return re.sub(r'\s+([,.?!()\'])', r"\1", " ".join(self.id_to_token[i] for i in ids))"""),
-    ]),
-    "pia-refuses-one-window": ("pia-defensive-checks", [
-        ("if len(token_ids) < max_length + 1:", "if len(token_ids) <= max_length + 1:"),
-    ]),
-}
-
-
-def replace_in_module(modules, old, new):
-    """Replace `old` by `new` in the one module that holds it exactly once; False when no module has it."""
-    hits = [name for name, src in modules.items() if old in src]
-    if not hits:
-        return False
-    if len(hits) != 1 or modules[hits[0]].count(old) != 1:
-        raise SystemExit(f"replacement did not apply exactly once in the modules: {old[:70]!r}")
-    modules[hits[0]] = modules[hits[0]].replace(old, new)
-    return True
-
-
-def execute(nb, modules, scratch: Path):
-    """Run the notebook in a folder beside the-verdict.txt and the student's modules, offline."""
-    source = scratch / "source"
-    source.mkdir()
-    for name, text in modules.items():
-        (source / name).write_text(text, encoding="utf-8")
-    workdir = prepare_workdir(source, scratch)
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(workdir / ".llm-grader" / "tiktoken")
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, record_timing=False,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == CODE for o in c.outputs if o.output_type == "error"]
-    if errors:
-        raise SystemExit(f"a cell raised {errors[0].ename}: {errors[0].evalue}")
-    for cell in nb.cells:
-        if cell.cell_type == CODE:
-            cell.outputs = coalesced(cell.outputs)
-    return nb
-
-
-def write(student, cells, readme, modules, scratch):
-    folder = ROOT / student
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (scratch / student).mkdir()
-    nbformat.write(execute(notebook(cells), modules, scratch / student), folder / "assignment1.ipynb")
-    (folder / "README.md").write_text(readme, encoding="utf-8")
-    for name, text in modules.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    print("wrote", folder.relative_to(ROOT.parent))
-
-
-def samples():
-    """{student: (cells, README, modules)} for the styles and their one-bug copies."""
-    out = {student: (list(cells), readme, dict(modules)) for student, (cells, readme, modules) in STYLES.items()}
-    for student, (style, replacements) in BUGS.items():
-        cells, readme, modules = STYLES[style]
-        cells, modules = list(cells), dict(modules)
-        for old, new in replacements:
-            if not replace_in_module(modules, old, new):
-                replace_once(cells, old, new)
-        out[student] = (cells, readme, modules)
-    return out
-
-
-def main(only=()):
-    with tempfile.TemporaryDirectory() as tmp:
-        for student, (cells, readme, modules) in samples().items():
-            if not only or student in only:
-                write(student, cells, readme, modules, Path(tmp))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+         r"""return re.sub(r'\s+([,.?!()\'])', r"\1", " ".join(self.id_to_token[i] for i in ids))""")]),
+    variant(PIA_SAMPLE, "pia-refuses-one-window", [
+        ("if len(token_ids) < max_length + 1:", "if len(token_ids) <= max_length + 1:")]),
+]

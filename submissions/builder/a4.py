@@ -1,37 +1,15 @@
-"""Build the a4 sample submissions (chapter 5 and appendix D, pretraining) and execute them.
+"""a4 (chapter 5 and appendix D, pretraining): the book-style notebook that honours LLM_GRADER=1 (a small GPT,
+one short epoch, GPT-2-shaped stand-in weights), one-bug copies, Gus's (correct, but his training cell ignores
+LLM_GRADER and runs for hours: executed short, saved with his long source) and Hana's (her own names mapped with
+GRADER_NAMES, exercise functions the grader finds by name pattern and signature). The notebooks run with
+LLM_GRADER=1; the saved outputs stand in for the student's own run."""
 
-    /work/venv/bin/python submissions/build_a4.py            # all samples
-    /work/venv/bin/python submissions/build_a4.py ada-correct # just some
-
-Writes submissions/a4/<student>/assignment4.ipynb (executed with nbclient, outputs saved) and
-README.md. `ada-correct` is a complete, correct submission that honours LLM_GRADER=1 (it then
-trains a small GPT for one short epoch and loads a GPT-2-shaped stand-in instead of
-downloading GPT-2); every flawed sample is a copy of it with ONE realistic bug applied as a
-targeted source replacement; `gus-long-training` is correct but its training cell ignores
-LLM_GRADER and would train GPT-2 small for hours (the grader's per-cell timeout cuts it);
-`hana-grader-names` is correct with her own names, mapped with GRADER_NAMES, and exercise
-functions the grader has to find by name pattern and signature.
-
-The notebooks are executed with LLM_GRADER=1 (the short path), so the build takes a minute or
-two; the saved outputs stand in for the student's own run. gus's long cell is executed in its
-short form and saved with its long source, as if he had run it for hours and saved the notebook.
-submissions/a4/expected.toml lists the verdict each sample must get.
-"""
-
-import os
 import re
-import shutil
-import sys
-import tempfile
-from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from .core import Run, Sample, grader_names, require, variant
+from .snippets import FEED_FORWARD, GPT_MODEL_INIT, LAYER_NORM, TEXT_TOKEN_IDS, split_heads_attention
 
-ROOT = Path(__file__).resolve().parent / "a4"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-# ---------------------------------------------------------------- the correct notebook
+RUN = Run(data=("the-verdict.txt",), grader_mode=True, timeout=600)
 
 CELLS = [
     ("md", """\
@@ -75,43 +53,8 @@ print("torch", torch.__version__, "| device:", device, "| fast mode:", FAST)""")
 These are my chapter 4 classes, unchanged: multi-head causal attention, layer norm, GELU, the
 feed-forward network, the pre-norm transformer block and the GPT model. `generate_text_simple`
 is the greedy decoder from section 4.7; chapter 5 replaces it with `generate` further down."""),
-    ("code", """\
-class MultiHeadAttention(nn.Module):
-    \"\"\"Causal self-attention with num_heads heads that share one projection per q, k, v.\"\"\"
-
-    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
-        super().__init__()
-        assert d_out % num_heads == 0, "d_out must be divisible by num_heads"
-        self.d_out, self.num_heads, self.head_dim = d_out, num_heads, d_out // num_heads
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), diagonal=1))
-
-    def forward(self, x):
-        b, num_tokens, _ = x.shape
-        split = lambda t: t.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
-        queries, keys, values = split(self.W_query(x)), split(self.W_key(x)), split(self.W_value(x))
-        scores = queries @ keys.transpose(2, 3)  # (b, heads, T, T)
-        scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)
-        weights = self.dropout(torch.softmax(scores / self.head_dim ** 0.5, dim=-1))
-        context = (weights @ values).transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
-        return self.out_proj(context)
-
-
-class LayerNorm(nn.Module):
-    def __init__(self, emb_dim):
-        super().__init__()
-        self.eps = 1e-5
-        self.scale = nn.Parameter(torch.ones(emb_dim))
-        self.shift = nn.Parameter(torch.zeros(emb_dim))
-
-    def forward(self, x):
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return self.scale * (x - mean) / torch.sqrt(var + self.eps) + self.shift
+    ("code", split_heads_attention("Causal self-attention with num_heads heads that share one projection per q, k, v.")
+     + "\n\n\n" + LAYER_NORM + """
 
 
 class GELU(nn.Module):
@@ -119,14 +62,7 @@ class GELU(nn.Module):
         return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-class FeedForward(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]), GELU(),
-                                    nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]))
-
-    def forward(self, x):
-        return self.layers(x)
+""" + FEED_FORWARD + """
 
 
 class TransformerBlock(nn.Module):
@@ -145,15 +81,7 @@ class TransformerBlock(nn.Module):
         return x + self.drop_shortcut(self.ff(self.norm2(x)))
 
 
-class GPTModel(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.tok_emb = nn.Embedding(cfg["vocab_size"], cfg["emb_dim"])
-        self.pos_emb = nn.Embedding(cfg["context_length"], cfg["emb_dim"])
-        self.drop_emb = nn.Dropout(cfg["drop_rate"])
-        self.trf_blocks = nn.Sequential(*[TransformerBlock(cfg) for _ in range(cfg["n_layers"])])
-        self.final_norm = LayerNorm(cfg["emb_dim"])
-        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
+""" + GPT_MODEL_INIT + """
 
     def forward(self, in_idx):
         num_tokens = in_idx.shape[1]  # in_idx: (batch, tokens)
@@ -195,14 +123,7 @@ print({k: TRAIN_CONFIG[k] for k in ("context_length", "emb_dim", "n_heads", "n_l
 
 Two small helpers convert between text and a batch of token ids of shape (1, tokens). Before
 any training the model continues a prompt with random word pieces."""),
-    ("code", """\
-def text_to_token_ids(text, tokenizer):
-    encoded = tokenizer.encode(text, allowed_special={"<|endoftext|>"})
-    return torch.tensor(encoded).unsqueeze(0)  # add the batch dimension
-
-
-def token_ids_to_text(token_ids, tokenizer):
-    return tokenizer.decode(token_ids.squeeze(0).tolist())
+    ("code", TEXT_TOKEN_IDS + """
 
 
 torch.manual_seed(123)
@@ -628,7 +549,8 @@ def kept_tokens(logits, top_k=None, top_p=None):
 confident = torch.tensor([8.0, 2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0])
 unsure = torch.tensor([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
 for name, logits in (("confident", confident), ("unsure", unsure)):
-    print(f"{name:>9}: top-k=3 keeps {kept_tokens(logits, top_k=3)}, top-p=0.9 keeps {kept_tokens(logits, top_p=0.9)}")"""),
+    print(f"{name:>9}: top-k=3 keeps {kept_tokens(logits, top_k=3)}, top-p=0.9 keeps {kept_tokens(logits, \
+top_p=0.9)}")"""),
     ("md", """\
 ## Exercise 5.4: gradient accumulation
 
@@ -787,9 +709,7 @@ def nucleus_filter(logits, top_p):
 
 
 '''
-HANA_MAPPING = '''\
-# The autograder looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+HANA_MAPPING = grader_names({
     "GPTModel": "MiniGPT",
     "calc_loss_batch": "batch_loss",
     "calc_loss_loader": "loader_loss",
@@ -797,7 +717,7 @@ GRADER_NAMES = {
     "train_model_simple": "pretrain",
     "generate": "sample_tokens",
     "load_weights_into_gpt": "load_openai_weights",
-}'''
+}, "# The autograder looks for the book's names; mine differ, so I map them here.")
 
 
 def hana_cells(cells):
@@ -814,73 +734,15 @@ def hana_cells(cells):
             for pattern, new in HANA_RENAMES:
                 source = re.sub(pattern, new, source)
         out.append((kind, source))
-    out.append(("md", "## Names for the autograder"))
-    out.append(("code", HANA_MAPPING))
-    joined = "\n".join(s for k, s in out if k == "code")
-    for name in ("def batch_loss(", "def pretrain(", "def sample_tokens(", "nucleus=None):", "def nucleus_filter(",
-                 "def perplexity_from_loss(", "def train_with_schedule(", "grad_accum_steps=1", "class MiniGPT("):
-        assert name in joined, name
-    assert "eos_id=None, nucleus=None):" in joined and "eos_id=None, top_p=None" not in joined
+    out += [("md", "## Names for the autograder"), ("code", HANA_MAPPING)]
+    require(out, "def batch_loss(", "def pretrain(", "def sample_tokens(", "nucleus=None):", "def nucleus_filter(",
+            "def perplexity_from_loss(", "def train_with_schedule(", "grad_accum_steps=1", "class MiniGPT(",
+            "eos_id=None, nucleus=None):")
     return out
 
 
-def with_bug(cells, replacements):
-    """The cells with each (old, new) replaced exactly once across the notebook."""
-    cells = list(cells)
-    for old, new in replacements:
-        hits = [i for i, (_, source) in enumerate(cells) if old in source]
-        assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"bug text not found exactly once: {old!r}"
-        kind, source = cells[hits[0]]
-        cells[hits[0]] = (kind, source.replace(old, new))
-    return cells
-
-
-def notebook(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-    return nb
-
-
-def execute(nb, workdir: Path):
-    """Run the notebook with LLM_GRADER=1 (the short path), saving outputs; failing cells keep their error."""
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb
-
-
-def samples():
-    """(student, cells to execute, cells to save): they differ only for gus's long training cell."""
-    yield "ada-correct", CELLS, CELLS
-    for student, replacements in BUGS.items():
-        cells = with_bug(CELLS, replacements)
-        yield student, cells, cells
-    yield "gus-long-training", CELLS, with_bug(CELLS, [(GUS_SHORT, GUS_LONG)])
-    yield "hana-grader-names", hana_cells(CELLS), hana_cells(CELLS)
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.assets import data_path
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        shutil.copyfile(data_path("the-verdict.txt"), Path(scratch) / "the-verdict.txt")
-        os.environ.update(TIKTOKEN_CACHE_DIR=str(cache), LLM_GRADER="1")
-        os.environ.pop("MPLBACKEND", None)
-        for student, executed, saved in samples():
-            if only and student not in only:
-                continue
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nb = execute(notebook(executed), Path(scratch))
-            for cell, source in zip(nb.cells, (s for _, s in saved)):
-                cell.source = source  # gus: his long cell's source with the short run's outputs
-            nbformat.write(nb, folder / "assignment4.ipynb")
-            (folder / "README.md").write_text(README, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+ADA = Sample("a4", "ada-correct", "assignment4.ipynb", CELLS, README, run=RUN)
+SAMPLES = [ADA, variant(ADA, "gus-long-training", [(GUS_SHORT, GUS_LONG)], run_cells=CELLS),
+           variant(ADA, "hana-grader-names", cells=hana_cells(CELLS))]
+SAMPLES += [variant(ADA, student, replacements, may_fail=student == "eli-c-fc-not-transposed")
+            for student, replacements in BUGS.items()]

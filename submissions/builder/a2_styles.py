@@ -1,41 +1,15 @@
-"""Build the a2 samples written in other styles than the book's (chapter 3, attention) and execute them.
+"""a2 samples in three other styles, each correct, and one one-bug copy of each.
 
-    .venv/bin/python submissions/build_a2_styles.py               # all of them
-    .venv/bin/python submissions/build_a2_styles.py kai-nanogpt   # just some
-
-Three correct submissions, each by a different (imagined) student with their own prose, names
-and notebook structure, and one copy of each with ONE realistic bug:
-
-- `kai-nanogpt`: GPT-2/nanoGPT conventions: one fused `c_attn` projection (a fused raw matrix in
-  SelfAttention_v1), a `bias` buffer holding the lower triangle, `attn_dropout`, `c_proj`, heads in
-  a ModuleList called `h`, `F.scaled_dot_product_attention` in MultiHeadAttention and in the
-  grouped-query attention (`q_proj` + fused `kv_proj`); section 3.3's context vectors are called
-  `ctx`. Bug (`kai-heads-merged-no-transpose`): MultiHeadAttention merges the heads back with a
-  view that skips the transpose.
-- `lou-own-names`: her own class names mapped with GRADER_NAMES (the context vectors too),
-  projections declared value, key, query, and raw `nn.Parameter` matrices stored (d_in, d_out)
-  and used as `x @ W` (biases as raw vectors) in every module but SelfAttention_v2. Bug
-  (`lou-scale-by-d-in`): her causal attention scales the scores by sqrt(d_in).
-- `max-defensive`: the book's names with validation everywhere (ValueError on bad sizes, a wrong
-  input rank or width, too many tokens for `context_length`), `F.dropout` instead of nn.Dropout,
-  and MultiHeadAttention with one `qkv` projection laid out per head (q, k, v of head 0, then of
-  head 1, ...). Bug (`max-scale-by-d-out`): MultiHeadAttention divides the scores by sqrt(d_out)
-  instead of sqrt(head_dim).
-
-Reuses build_a2.py's helpers (notebook, execute, with_bug). submissions/a2/expected.toml lists the
-verdict each sample must get.
+- kai: GPT-2/nanoGPT conventions (fused `c_attn`, a `bias` buffer holding the lower triangle, `c_proj`, heads in
+  a ModuleList `h`, F.scaled_dot_product_attention). Bug kai-heads-merged-no-transpose: the heads are merged
+  back with a view that skips the transpose.
+- lou: her own names mapped with GRADER_NAMES, projections declared value, key, query, raw nn.Parameter
+  matrices used as `x @ W`. Bug lou-scale-by-d-in: her causal attention scales the scores by sqrt(d_in).
+- max: the book's names with validation everywhere, F.dropout, one `qkv` projection laid out per head. Bug
+  max-scale-by-d-out: MultiHeadAttention divides the scores by sqrt(d_out) instead of sqrt(head_dim).
 """
 
-import os
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from build_a2 import ROOT, execute, notebook, with_bug
+from .core import Run, Sample, variant
 
 TOY = """\
 torch.tensor([[0.43, 0.15, 0.89],
@@ -619,7 +593,8 @@ def require_input(x, d_in, ranks=(3,)):
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a tensor, got {type(x).__name__}")
     if x.dim() not in ranks:
-        raise ValueError(f"expected an input with {' or '.join(map(str, ranks))} dimensions, got shape {tuple(x.shape)}")
+        raise ValueError(f"expected an input with {' or '.join(map(str, ranks))} dimensions, got shape \
+{tuple(x.shape)}")
     if x.shape[-1] != d_in:
         raise ValueError(f"expected {d_in} features in the last dimension, got {x.shape[-1]}")"""),
     ("md", "## 3.3 Simplified self-attention"),
@@ -875,46 +850,10 @@ MAX_BUG = [(
      "        weights = F.dropout(weights, self.p, self.training)\n"
      "        context = (weights @ values).transpose(1, 2).reshape(b, num_tokens, self.d_out)"))]
 
-STYLES = {
-    "kai-nanogpt": (KAI, KAI_README),
-    "lou-own-names": (LOU, LOU_README),
-    "max-defensive": (MAX, MAX_README),
-}
-BUGGY = {
-    "kai-heads-merged-no-transpose": ("kai-nanogpt", KAI_BUG),
-    "lou-scale-by-d-in": ("lou-own-names", LOU_BUG),
-    "max-scale-by-d-out": ("max-defensive", MAX_BUG),
-}
-
-
-def samples():
-    for student, (cells, readme) in STYLES.items():
-        yield student, cells, readme
-    for student, (style, bug) in BUGGY.items():
-        cells, readme = STYLES[style]
-        yield student, with_bug(cells, bug), readme
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, cells, readme in samples():
-            if only and student not in only:
-                continue
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nb = execute(notebook(cells), folder)
-            errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-            nbformat.write(nb, folder / "assignment2.ipynb")
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent), f"({len(errors)} cell error(s))" if errors else "")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+KAI_SAMPLE, LOU_SAMPLE, MAX_SAMPLE = (Sample("a2", student, "assignment2.ipynb", cells, readme, run=Run(in_folder=True))
+                                      for student, cells, readme in [("kai-nanogpt", KAI, KAI_README),
+                                                                     ("lou-own-names", LOU, LOU_README),
+                                                                     ("max-defensive", MAX, MAX_README)])
+SAMPLES = [KAI_SAMPLE, variant(KAI_SAMPLE, "kai-heads-merged-no-transpose", KAI_BUG),
+           LOU_SAMPLE, variant(LOU_SAMPLE, "lou-scale-by-d-in", LOU_BUG),
+           MAX_SAMPLE, variant(MAX_SAMPLE, "max-scale-by-d-out", MAX_BUG)]

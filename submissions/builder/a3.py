@@ -1,29 +1,8 @@
-"""Build the a3 sample submissions (chapter 4, the GPT model) and execute them.
+"""a3 (chapter 4, the GPT model): the book-style notebook, one-bug copies, Ivy's correct notebook with her own
+names (mapped with GRADER_NAMES), and Jon's, correct but creating the feed-forward network before attention (so
+weights cannot be transplanted by creation order and seeded outputs differ from the book's)."""
 
-    /work/venv/bin/python submissions/build_a3.py            # all samples
-    /work/venv/bin/python submissions/build_a3.py ada-correct # just some
-
-Writes submissions/a3/<student>/assignment3.ipynb (executed with nbclient, outputs saved)
-and README.md. `ada-correct` is a complete, correct submission; every flawed sample is a
-copy of it with ONE realistic bug applied as a targeted source replacement; `ivy-own-names`
-is correct but uses its own class and parameter names and maps them with GRADER_NAMES;
-`jon-ff-first` is correct but creates its layers in another order than the book.
-submissions/a3/expected.toml lists the verdict each sample must get.
-"""
-
-import os
-import re
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parent / "a3"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-# ---------------------------------------------------------------- the correct notebook
+from .core import Sample, own_names, variant
 
 CELLS = [
     ("md", """\
@@ -414,7 +393,8 @@ def count_params(cfg):
 size_counts = {}
 for name, size in GPT2_SIZES.items():
     size_counts[name] = count_params({**GPT_CONFIG_124M, **size})
-    print(f"{name:>12}: {size_counts[name]:>14,} parameters, {size_counts[name] * 4 / 1024 ** 3:.2f} GB in float32")"""),
+    print(f"{name:>12}: {size_counts[name]:>14,} parameters, {size_counts[name] * 4 / 1024 ** 3:.2f} GB in \
+float32")"""),
     ("md", """\
 ## Exercise 4.4: memory
 
@@ -594,7 +574,7 @@ JON_ORDER = [(
 
 # ivy-own-names: the correct model with her own class, method and parameter names.
 IVY_RENAMES = [
-    (r"(?<!nn\.)\bLayerNorm\b", "Norm"),
+    (r"(?<!nn\.)(?<!functional\.)\bGELU\b", "TanhGELU"), (r"(?<!nn\.)\bLayerNorm\b", "Norm"),
     (r"\bFeedForward\b", "MLP"), (r"\bTransformerBlock\b", "DecoderBlock"),
     (r"\bGPTModel\b", "TinyGPT"), (r"\bgenerate_text_simple\b", "greedy_decode"),
     (r"\bMultiHeadAttention\b", "CausalSelfAttention"),
@@ -604,9 +584,7 @@ IVY_RENAMES = [
     (r"\bW_query\b", "q_proj"), (r"\bW_key\b", "k_proj"), (r"\bW_value\b", "v_proj"),
     (r"\bnorm1\b", "ln_1"), (r"\bnorm2\b", "ln_2"),
 ]
-IVY_MAPPING = '''\
-# The grader looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+IVY_MAPPING = {
     "LayerNorm": "Norm",
     "GELU": "TanhGELU",
     "FeedForward": "MLP",
@@ -614,77 +592,12 @@ GRADER_NAMES = {
     "GPTModel": "TinyGPT",
     "generate_text_simple": "greedy_decode",
     "MultiHeadAttention": "CausalSelfAttention",
-}'''
+}
 
-
-def ivy_cells(cells):
-    """The correct cells with Ivy's names (code only; markdown keeps the book's terms)."""
-    out = []
-    for kind, source in cells:
-        if kind == "code":
-            source = re.sub(r"(?<!nn\.)(?<!functional\.)\bGELU\b", "TanhGELU", source)
-            for pattern, new in IVY_RENAMES:
-                source = re.sub(pattern, new, source)
-        out.append((kind, source))
-    out.append(("md", "## Names for the grader"))
-    out.append(("code", IVY_MAPPING))
-    joined = "\n".join(s for k, s in out if k == "code")
-    for name in ("class Norm(", "class TanhGELU(", "class TinyGPT(", "def greedy_decode(", "self.gamma"):
-        assert name in joined, name
-    return out
-
-
-def with_bug(cells, replacements):
-    """The cells with each (old, new) replaced exactly once across the notebook."""
-    cells = list(cells)
-    for old, new in replacements:
-        hits = [i for i, (_, source) in enumerate(cells) if old in source]
-        assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"bug text not found exactly once: {old!r}"
-        kind, source = cells[hits[0]]
-        cells[hits[0]] = (kind, source.replace(old, new))
-    return cells
-
-
-def notebook(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-    return nb
-
-
-def execute(nb, workdir: Path):
-    """Run the notebook as a student would (no LLM_GRADER), saving outputs."""
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb
-
-
-def samples():
-    yield "ada-correct", CELLS
-    for student, replacements in BUGS.items():
-        yield student, with_bug(CELLS, replacements)
-    yield "ivy-own-names", ivy_cells(CELLS)
-    yield "jon-ff-first", with_bug(CELLS, JON_ORDER)
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, cells in samples():
-            if only and student not in only:
-                continue
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nb = execute(notebook(cells), Path(scratch))
-            nbformat.write(nb, folder / "assignment3.ipynb")
-            (folder / "README.md").write_text(README, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+ADA = Sample("a3", "ada-correct", "assignment3.ipynb", CELLS, README)
+SAMPLES = [ADA, variant(ADA, "jon-ff-first", JON_ORDER),
+           variant(ADA, "ivy-own-names", cells=own_names(
+               CELLS, IVY_RENAMES, IVY_MAPPING,
+                "class Norm(", "class TanhGELU(", "class TinyGPT(", "def greedy_decode(",
+               "self.gamma"))]
+SAMPLES += [variant(ADA, student, replacements) for student, replacements in BUGS.items()]

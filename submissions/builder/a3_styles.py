@@ -1,38 +1,16 @@
-"""Build the a3 samples written in other styles than the book's (issue 9) and execute them.
+"""a3 samples in three other styles, each correct, and one-bug copies of them.
 
-    .venv/bin/python submissions/build_a3_styles.py               # all of them
-    .venv/bin/python submissions/build_a3_styles.py kai-nanogpt   # just some
-
-Three correct submissions, each by a different (imagined) student, and one-bug copies of them:
-
-- `kai-nanogpt`: GPT-2/nanoGPT naming and structure (transformer.{wte, wpe, drop, h, ln_f}, lm_head;
-  Block with ln_1, attn (fused c_attn, c_proj), ln_2, mlp (c_fc, c_proj)), a LayerNorm with
-  weight/bias, attention through F.scaled_dot_product_attention, a KV cache passed in and out
-  explicitly; `kai-nanogpt-tied` ties lm_head to wte as GPT-2 does (124M parameters, not 163M).
-  Bug `kai-nanogpt-ln1-twice`: the MLP is fed through ln_1 instead of ln_2.
-- `lin-raw-params`: her own class and parameter names (mapped with GRADER_NAMES), raw nn.Parameter
-  weights stored (in, out) and used as x @ W, LayerNorm gamma/beta, the feed-forward network
-  declared before attention, embeddings as raw tables. Bug `lin-raw-params-normed-shortcut`: the
-  shortcut carries the normalised input instead of the block's input.
-- `max-defensive`: the book's names and layer order, with validation everywhere (config keys,
-  emb_dim % n_heads, token count <= context_length, id dtype, generation arguments) and a
-  stateful KV cache like the book's. Bugs `max-defensive-dropout-after-add` (dropout on the sum
-  x + shortcut, only visible in training mode) and `max-defensive-stale-cache` (the cache is not
+- kai: GPT-2/nanoGPT naming and structure (transformer.{wte, wpe, drop, h, ln_f}, lm_head; fused c_attn), a
+  LayerNorm with weight/bias, F.scaled_dot_product_attention, a KV cache passed in and out. kai-nanogpt-tied
+  ties lm_head to wte (124M parameters, not 163M). Bug kai-nanogpt-ln1-twice: the MLP is fed through ln_1.
+- lin: her own names (GRADER_NAMES), raw nn.Parameter weights used as x @ W, the feed-forward network declared
+  before attention. Bug lin-raw-params-normed-shortcut: the shortcut carries the normalised input.
+- max: the book's names and layer order with validation everywhere and a stateful KV cache. Bugs
+  max-defensive-dropout-after-add (dropout on x + shortcut) and max-defensive-stale-cache (the cache is not
   emptied when a new generation starts).
-
-submissions/a3/expected.toml lists the verdicts. Shared helpers come from build_a3.py.
 """
 
-import os
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from build_a3 import ROOT, execute, notebook, with_bug
+from .core import Run, Sample, variant
 
 # ================================================================ (a) kai: nanoGPT style
 
@@ -557,7 +535,8 @@ size_table = {
 for label, dims in size_table.items():
     with torch.device("meta"):
         n = sum(p.numel() for p in MiniGPT({**cfg_124m, **dims}).parameters())
-    print(f"{label}: {n:,} parameters, {n * 4 / 1024**3:.2f} GB of weights, ~{n * 16 / 1024**3:.1f} GB to train with AdamW")"""),
+    print(f"{label}: {n:,} parameters, {n * 4 / 1024**3:.2f} GB of weights, ~{n * 16 / 1024**3:.1f} GB to train with \
+AdamW")"""),
     ("code", """\
 GRADER_NAMES = {
     "LayerNorm": "ScaleShiftNorm",
@@ -966,39 +945,12 @@ Greedy generation (argmax) from the untrained model produces random tokens, i.e.
 with `torch.manual_seed(123)` the ids match the book's.
 """
 
-# ================================================================ samples
-
-SAMPLES = {
-    "kai-nanogpt": (KAI, [], KAI_README),
-    "kai-nanogpt-tied": (KAI, KAI_TIE, KAI_TIED_README),
-    "kai-nanogpt-ln1-twice": (KAI, KAI_BUG, KAI_README),
-    "lin-raw-params": (LIN, [], LIN_README),
-    "lin-raw-params-normed-shortcut": (LIN, LIN_BUG, LIN_README),
-    "max-defensive": (MAX, [], MAX_README),
-    "max-defensive-dropout-after-add": (MAX, MAX_DROPOUT_BUG, MAX_README),
-    "max-defensive-stale-cache": (MAX, MAX_CACHE_BUG, MAX_README),
-}
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ["MPLBACKEND"] = "Agg"
-        for student, (cells, bug, readme) in SAMPLES.items():
-            if only and student not in only:
-                continue
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nb = execute(notebook(with_bug(cells, bug)), Path(scratch))
-            nbformat.write(nb, folder / "assignment3.ipynb")
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+KAI_SAMPLE, LIN_SAMPLE, MAX_SAMPLE = (Sample("a3", student, "assignment3.ipynb", cells, readme, run=Run(agg=True))
+                                      for student, cells, readme in [("kai-nanogpt", KAI, KAI_README),
+                                                                     ("lin-raw-params", LIN, LIN_README),
+                                                                     ("max-defensive", MAX, MAX_README)])
+SAMPLES = [KAI_SAMPLE, variant(KAI_SAMPLE, "kai-nanogpt-tied", KAI_TIE, readme=KAI_TIED_README),
+           variant(KAI_SAMPLE, "kai-nanogpt-ln1-twice", KAI_BUG),
+           LIN_SAMPLE, variant(LIN_SAMPLE, "lin-raw-params-normed-shortcut", LIN_BUG),
+           MAX_SAMPLE, variant(MAX_SAMPLE, "max-defensive-dropout-after-add", MAX_DROPOUT_BUG),
+           variant(MAX_SAMPLE, "max-defensive-stale-cache", MAX_CACHE_BUG)]

@@ -1,156 +1,14 @@
-"""Build the a5 "instruction" sample submissions (chapter 7, instruction fine-tuning) and execute them.
+"""a5 option B (instruction fine-tuning, chapter 7): Ivy's book-style notebook, one-bug copies, Gus's with his
+own names (GRADER_NAMES), and Kim's, correct but training for hours whatever LLM_GRADER says (executed with a
+lighter settings line, saved with hers). Each hands in previous_chapters.py, the GPT code of assignments 3 and 4.
+The notebooks run as the student ran them (no LLM_GRADER) on a small random GPT: no GPT-2 weights offline."""
 
-    /work/venv/bin/python submissions/build_a5_instruction.py                        # all samples
-    /work/venv/bin/python submissions/build_a5_instruction.py ivy-instruction-correct # just some
+from .core import Run, Sample, own_names, variant, with_bug, word_renames
+from .snippets import EVALUATE_MODEL, PREVIOUS_CHAPTERS_GPT_AND_GENERATE
 
-Writes submissions/a5/<student>/assignment5_instruction.ipynb (executed with nbclient, outputs
-saved), previous_chapters.py (the GPT code of assignments 3 and 4, imported by the notebook) and
-README.md. `ivy-instruction-correct` is complete and correct; every flawed sample is a copy of it
-with ONE realistic bug applied as a targeted source replacement; `gus-instruction-own-names` is
-correct but uses its own names and maps them with GRADER_NAMES; `kim-instruction-long-training`
-is correct but its training cell ignores LLM_GRADER and would run for hours in the grader (its
-saved outputs come from a shorter run: the build executes a lighter training cell and then puts
-the student's source back). submissions/a5/expected_instruction.toml lists the verdicts.
-
-No GPT-2 weights are available offline, so the notebooks fall back (as a student without the
-download would) to a small randomly initialised GPT; the saved outputs come from that run.
-"""
-
-import os
-import re
-import shutil
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parent / "a5"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 NOTEBOOK = "assignment5_instruction.ipynb"
-
-# ---------------------------------------------------------------- previous_chapters.py
-
-PREVIOUS_CHAPTERS = '''\
-"""My GPT code from assignments 3 and 4 (chapters 4 and 5), imported by the assignment 5 notebook."""
-
-import math
-
-import torch
-import torch.nn as nn
-
-
-class MultiHeadAttention(nn.Module):
-    """Causal multi-head self-attention (chapter 3)."""
-
-    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
-        super().__init__()
-        assert d_out % num_heads == 0, "d_out must be divisible by num_heads"
-        self.d_out, self.num_heads, self.head_dim = d_out, num_heads, d_out // num_heads
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), diagonal=1))
-
-    def forward(self, x):
-        b, num_tokens, _ = x.shape
-        split = lambda t: t.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
-        queries, keys, values = split(self.W_query(x)), split(self.W_key(x)), split(self.W_value(x))
-        scores = queries @ keys.transpose(2, 3)  # (b, heads, T, T)
-        scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)
-        weights = self.dropout(torch.softmax(scores / self.head_dim ** 0.5, dim=-1))
-        context = (weights @ values).transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
-        return self.out_proj(context)
-
-
-class LayerNorm(nn.Module):
-    def __init__(self, emb_dim):
-        super().__init__()
-        self.eps = 1e-5
-        self.scale = nn.Parameter(torch.ones(emb_dim))
-        self.shift = nn.Parameter(torch.zeros(emb_dim))
-
-    def forward(self, x):
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return self.scale * (x - mean) / torch.sqrt(var + self.eps) + self.shift
-
-
-class GELU(nn.Module):
-    def forward(self, x):
-        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]), GELU(),
-                                    nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]))
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(d_in=cfg["emb_dim"], d_out=cfg["emb_dim"], context_length=cfg["context_length"],
-                                      dropout=cfg["drop_rate"], num_heads=cfg["n_heads"], qkv_bias=cfg["qkv_bias"])
-        self.ff = FeedForward(cfg)
-        self.norm1 = LayerNorm(cfg["emb_dim"])
-        self.norm2 = LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
-
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))  # pre-norm attention with a shortcut
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
-
-
-class GPTModel(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.tok_emb = nn.Embedding(cfg["vocab_size"], cfg["emb_dim"])
-        self.pos_emb = nn.Embedding(cfg["context_length"], cfg["emb_dim"])
-        self.drop_emb = nn.Dropout(cfg["drop_rate"])
-        self.trf_blocks = nn.Sequential(*[TransformerBlock(cfg) for _ in range(cfg["n_layers"])])
-        self.final_norm = LayerNorm(cfg["emb_dim"])
-        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
-
-    def forward(self, in_idx):
-        positions = torch.arange(in_idx.shape[1], device=in_idx.device)
-        x = self.drop_emb(self.tok_emb(in_idx) + self.pos_emb(positions))
-        return self.out_head(self.final_norm(self.trf_blocks(x)))  # (b, T, vocab_size)
-
-
-def text_to_token_ids(text, tokenizer):
-    encoded = tokenizer.encode(text, allowed_special={"<|endoftext|>"})
-    return torch.tensor(encoded).unsqueeze(0)  # add the batch dimension
-
-
-def token_ids_to_text(token_ids, tokenizer):
-    return tokenizer.decode(token_ids.squeeze(0).tolist())
-
-
-def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None, eos_id=None):
-    """Greedy (temperature 0) or sampled decoding with optional top-k; stops at eos_id (chapter 5)."""
-    for _ in range(max_new_tokens):
-        with torch.no_grad():
-            logits = model(idx[:, -context_size:])[:, -1, :]
-        if top_k is not None:
-            top_logits, _ = torch.topk(logits, top_k)
-            logits = torch.where(logits < top_logits[:, -1:], torch.tensor(float("-inf")).to(logits.device), logits)
-        if temperature > 0.0:
-            idx_next = torch.multinomial(torch.softmax(logits / temperature, dim=-1), num_samples=1)
-        else:
-            idx_next = torch.argmax(logits, dim=-1, keepdim=True)
-        if eos_id is not None and (idx_next == eos_id).all():
-            break
-        idx = torch.cat((idx, idx_next), dim=1)
-    return idx
-'''
+RUN = Run(data=("instruction-data.json",), timeout=900)
+PREVIOUS = {"previous_chapters.py": PREVIOUS_CHAPTERS_GPT_AND_GENERATE}
 
 # ---------------------------------------------------------------- the correct notebook
 
@@ -540,14 +398,7 @@ with torch.no_grad():
     by_hand = torch.nn.functional.cross_entropy(logits[keep], targets[keep])
     print("loss:", calc_loss_batch(inputs, targets, model, device).item(),
           "| cross-entropy over the unmasked targets:", by_hand.item())"""),
-    ("code", """\
-def evaluate_model(model, train_loader, val_loader, device, eval_iter):
-    model.eval()
-    with torch.no_grad():
-        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
-        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
-    model.train()
-    return train_loss, val_loss
+    ("code", EVALUATE_MODEL + """
 
 
 def generate_and_print_sample(model, tokenizer, device, start_context):
@@ -671,7 +522,8 @@ Instruction masking (exercise 7.2): with `InstructionDatasetMasked` and
 `custom_collate_fn_masked` the targets that predict prompt tokens are -100 as well, so the loss
 measures only how well the model writes the response. In my check on the first three entries,
 64 % to 75 % of the targets belonged to the prompt, so the unmasked loss mostly rewards
-predicting the (fixed) preamble and the instruction. The book reports that masking does not clearly help on this small data set;
+predicting the (fixed) preamble and the instruction. The book reports that masking does not clearly help on this \
+small data set;
 with the random model here the masked loss is higher at first because the easy preamble
 tokens no longer pull the average down.
 
@@ -734,19 +586,7 @@ BUGS = {
 }
 
 # ---------------------------------------------------------------- correct variants
-
-GUS_RENAMES = [  # longer names first: \\b treats "_" as part of a word
-    (r"\bcustom_collate_fn_masked\b", "pad_batch_hiding_prompt"),
-    (r"\bInstructionDatasetMasked\b", "AlpacaDatasetWithPromptLengths"),
-    (r"\bcustom_collate_fn\b", "pad_batch"),
-    (r"\bInstructionDataset\b", "AlpacaDataset"),
-    (r"\bformat_input\b", "build_prompt"),
-    (r"\bcalc_loss_batch\b", "batch_loss"),
-    (r"\bextract_response\b", "response_from_generation"),
-]
-GUS_MAPPING = '''\
-# The grader looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+GUS_NAMES = {
     "format_input": "build_prompt",
     "InstructionDataset": "AlpacaDataset",
     "custom_collate_fn": "pad_batch",
@@ -754,7 +594,7 @@ GRADER_NAMES = {
     "custom_collate_fn_masked": "pad_batch_hiding_prompt",
     "calc_loss_batch": "batch_loss",
     "extract_response": "response_from_generation",
-}'''
+}
 
 # Kim trains on the full training set for 30 epochs and never looks at LLM_GRADER; in the grader
 # the per-cell time limit cuts that cell. The build runs the lighter cell and keeps Kim's source.
@@ -768,98 +608,21 @@ KIM_SETTINGS = (
      "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data, val_data, 30, 50, 5"),
 )
 KIM_BUILD_SETTINGS = "train_subset, val_subset, num_epochs, eval_freq, eval_iter = train_data[:240], val_data, 2, 5, 2"
-
-
-READMES_EXTRA = {"kim-instruction-long-training": """
+KIM_README = README + """
 ## A note on the saved outputs
 
 My real run (the settings in the notebook: all 935 training examples, 30 epochs) took about two
 hours on a Colab T4 and the session died before I could save the notebook. The outputs saved
 in the notebook come from a shorter run on my laptop (240 examples, 2 epochs) with the same
 code, so the printed losses and responses are those of the short run.
-"""}
+"""
+KIM_CELLS = with_bug(CELLS, [KIM_SETTINGS])
 
-
-def gus_cells(cells):
-    """The correct cells with Gus's names (code only; markdown keeps the book's terms) and his mapping."""
-    out = []
-    for kind, source in cells:
-        if kind == "code":
-            for pattern, new in GUS_RENAMES:
-                source = re.sub(pattern, new, source)
-        out.append((kind, source))
-    out.append(("md", "## Names for the grader"))
-    out.append(("code", GUS_MAPPING))
-    joined = "\n".join(s for k, s in out if k == "code")
-    for name in ("def build_prompt(", "class AlpacaDataset(", "def pad_batch(", "def pad_batch_hiding_prompt(",
-                 "class AlpacaDatasetWithPromptLengths(", "def batch_loss(", "def response_from_generation("):
-        assert name in joined, name
-    return out
-
-
-def with_bug(cells, replacements):
-    """The cells with each (old, new) replaced exactly once across the notebook."""
-    cells = list(cells)
-    for old, new in replacements:
-        hits = [i for i, (_, source) in enumerate(cells) if old in source]
-        assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"bug text not found exactly once: {old!r}"
-        kind, source = cells[hits[0]]
-        cells[hits[0]] = (kind, source.replace(old, new))
-    return cells
-
-
-def notebook(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-    return nb
-
-
-def execute(nb, workdir: Path):
-    """Run the notebook as a student would (no LLM_GRADER), saving outputs."""
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb
-
-
-def samples():
-    """(student, cells to execute, cells to save): the saved source differs only for Kim."""
-    yield "ivy-instruction-correct", CELLS, CELLS
-    for student, replacements in BUGS.items():
-        cells = with_bug(CELLS, replacements)
-        yield student, cells, cells
-    gus = gus_cells(CELLS)
-    yield "gus-instruction-own-names", gus, gus
-    kim = with_bug(CELLS, [KIM_SETTINGS])
-    yield "kim-instruction-long-training", with_bug(kim, [(KIM_SETTINGS[1].splitlines()[1], KIM_BUILD_SETTINGS)]), kim
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.assets import data_path
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, run_cells, saved_cells in samples():
-            if only and student not in only:
-                continue
-            workdir = Path(scratch) / student
-            workdir.mkdir()
-            shutil.copyfile(data_path("instruction-data.json"), workdir / "instruction-data.json")
-            (workdir / "previous_chapters.py").write_text(PREVIOUS_CHAPTERS, encoding="utf-8")
-            nb = execute(notebook(run_cells), workdir)
-            for cell, (_, source) in zip(nb.cells, saved_cells):
-                cell.source = source  # Kim's own training settings, with the outputs of the shorter run
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, folder / NOTEBOOK)
-            (folder / "previous_chapters.py").write_text(PREVIOUS_CHAPTERS, encoding="utf-8")
-            (folder / "README.md").write_text(README + READMES_EXTRA.get(student, ""), encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent), flush=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+IVY = Sample("a5", "ivy-instruction-correct", NOTEBOOK, CELLS, README, PREVIOUS, run=RUN)
+SAMPLES = [IVY, variant(IVY, "gus-instruction-own-names", cells=own_names(
+    CELLS, word_renames(GUS_NAMES), GUS_NAMES, "def build_prompt(", "class AlpacaDataset(", "def pad_batch(",
+    "def pad_batch_hiding_prompt(", "class AlpacaDatasetWithPromptLengths(", "def batch_loss(",
+    "def response_from_generation(")),
+    variant(IVY, "kim-instruction-long-training", cells=KIM_CELLS, readme=KIM_README,
+            run_cells=with_bug(KIM_CELLS, [(KIM_SETTINGS[1].splitlines()[1], KIM_BUILD_SETTINGS)]))]
+SAMPLES += [variant(IVY, student, replacements) for student, replacements in BUGS.items()]

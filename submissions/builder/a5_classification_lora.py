@@ -1,137 +1,16 @@
-"""Build the a5 sample submissions of the classification (chapter 6) and LoRA (appendix E) options.
+"""a5 options A (classification, chapter 6) and C (LoRA, appendix E): Ada's and Lena's book-style notebooks,
+one-bug copies, Noor's and Omar's with their own names (Omar also scales LoRA by alpha, the printed book's
+reading), and Kai's, correct but with a training cell that ignores LLM_GRADER and runs for hours (executed short,
+saved with his long source). Each hands in previous_chapters.py, its GPT from assignment 3. The notebooks run
+as a student would (no LLM_GRADER): without GPT-2 weights offline they fall back to a small random GPT, and a
+synthetic SMS spam set stands in for the real one (the book's download cell finds it)."""
 
-    /work/venv/bin/python submissions/build_a5_classification_lora.py                       # all samples
-    /work/venv/bin/python submissions/build_a5_classification_lora.py ada-classification-correct   # just some
+from .core import Run, Sample, own_names, variant, with_bug, word_renames
+from .snippets import EVALUATE_MODEL, PREVIOUS_CHAPTERS_GPT
 
-Writes submissions/a5/<student>/assignment5_classification.ipynb or assignment5_lora.ipynb
-(executed with nbclient as a student would, without LLM_GRADER, outputs saved), the student's
-previous_chapters.py (their GPT model from assignment 3) and README.md. The GPT-2 weights are
-not available offline, so the notebooks fall back, as written, to a small randomly initialised
-GPT; the synthetic SMS spam set stands in for the real one (the book's download cell finds it).
-
-`ada-classification-correct` and `lena-lora-correct` are complete, correct submissions; every
-flawed sample is a copy of one of them with ONE realistic bug applied as a targeted source
-replacement; `noor-classification-own-names` and `omar-lora-own-names` are correct but use their
-own names and map them with GRADER_NAMES (omar also scales LoRA by alpha, the printed book's
-reading); `kai-classification-long-run` is correct but its training cell runs for hours (it
-ignores LLM_GRADER), so the grader's per-cell time limit cuts it. submissions/a5/expected.toml
-lists the verdict each sample must get.
-"""
-
-import os
-import re
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parent / "a5"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-# ---------------------------------------------------------------- the student's GPT from assignment 3
-
-PREVIOUS_CHAPTERS = '''\
-"""My GPT model from assignments 2 and 3 (chapters 3 and 4), imported by the assignment 5 notebook."""
-
-import math
-
-import torch
-import torch.nn as nn
-
-
-class MultiHeadAttention(nn.Module):
-    """Causal multi-head self-attention: one projection per q/k/v, split into heads."""
-
-    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
-        super().__init__()
-        assert d_out % num_heads == 0, "d_out must be divisible by num_heads"
-        self.d_out = d_out
-        self.num_heads = num_heads
-        self.head_dim = d_out // num_heads
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), diagonal=1))
-
-    def forward(self, x):
-        b, num_tokens, _ = x.shape
-        # (b, T, d_out) -> (b, heads, T, head_dim)
-        queries = self.W_query(x).view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
-        keys = self.W_key(x).view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
-        values = self.W_value(x).view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2)
-        scores = queries @ keys.transpose(2, 3)  # (b, heads, T, T)
-        scores.masked_fill_(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)
-        weights = self.dropout(torch.softmax(scores / self.head_dim ** 0.5, dim=-1))
-        context = (weights @ values).transpose(1, 2).contiguous().view(b, num_tokens, self.d_out)
-        return self.out_proj(context)
-
-
-class LayerNorm(nn.Module):
-    def __init__(self, emb_dim):
-        super().__init__()
-        self.eps = 1e-5
-        self.scale = nn.Parameter(torch.ones(emb_dim))
-        self.shift = nn.Parameter(torch.zeros(emb_dim))
-
-    def forward(self, x):
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return self.scale * (x - mean) / torch.sqrt(var + self.eps) + self.shift
-
-
-class GELU(nn.Module):
-    def forward(self, x):
-        return 0.5 * x * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(cfg["emb_dim"], 4 * cfg["emb_dim"]), GELU(),
-                                    nn.Linear(4 * cfg["emb_dim"], cfg["emb_dim"]))
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-class TransformerBlock(nn.Module):
-    """Pre-norm block: attention and feed-forward, each with a shortcut connection."""
-
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(d_in=cfg["emb_dim"], d_out=cfg["emb_dim"], context_length=cfg["context_length"],
-                                      dropout=cfg["drop_rate"], num_heads=cfg["n_heads"], qkv_bias=cfg["qkv_bias"])
-        self.ff = FeedForward(cfg)
-        self.norm1 = LayerNorm(cfg["emb_dim"])
-        self.norm2 = LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
-
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
-
-
-class GPTModel(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.tok_emb = nn.Embedding(cfg["vocab_size"], cfg["emb_dim"])
-        self.pos_emb = nn.Embedding(cfg["context_length"], cfg["emb_dim"])
-        self.drop_emb = nn.Dropout(cfg["drop_rate"])
-        self.trf_blocks = nn.Sequential(*[TransformerBlock(cfg) for _ in range(cfg["n_layers"])])
-        self.final_norm = LayerNorm(cfg["emb_dim"])
-        self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
-
-    def forward(self, in_idx):
-        _, seq_len = in_idx.shape
-        positions = torch.arange(seq_len, device=in_idx.device)
-        x = self.drop_emb(self.tok_emb(in_idx) + self.pos_emb(positions))  # (b, T, emb_dim)
-        x = self.final_norm(self.trf_blocks(x))
-        return self.out_head(x)  # (b, T, vocab_size or num_classes)
-'''
+CLASSIFICATION, LORA = "assignment5_classification.ipynb", "assignment5_lora.ipynb"
+RUN = Run(spam=True, timeout=600)
+PREVIOUS = {"previous_chapters.py": PREVIOUS_CHAPTERS_GPT}
 
 # ---------------------------------------------------------------- cells both options share
 
@@ -350,14 +229,7 @@ def calc_loss_loader(data_loader, model, device, num_batches=None):
 
 The loop of chapter 5 with two changes: it counts examples instead of tokens, and it measures
 the accuracy on a few batches after every epoch instead of printing generated text."""),
-    ("code", """\
-def evaluate_model(model, train_loader, val_loader, device, eval_iter):
-    model.eval()
-    with torch.no_grad():
-        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
-        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
-    model.train()
-    return train_loss, val_loss
+    ("code", EVALUATE_MODEL + """
 
 
 def train_classifier_simple(model, train_loader, val_loader, optimizer, device, num_epochs, eval_freq, eval_iter):
@@ -513,7 +385,8 @@ print("outputs:", tuple(outputs.shape), "(batch, tokens, num_classes); last toke
     ("code", """\
 model.to(device)
 torch.manual_seed(123)
-print(f"before training: train accuracy {calc_accuracy_loader(train_loader, model, device, num_batches=10) * 100:.1f}%, "
+print(f"before training: train accuracy {calc_accuracy_loader(train_loader, model, device, num_batches=10) * \
+100:.1f}%, "
       f"val accuracy {calc_accuracy_loader(val_loader, model, device, num_batches=10) * 100:.1f}%")
 with torch.no_grad():
     print(f"before training: train loss {calc_loss_loader(train_loader, model, device, num_batches=5):.3f}, "
@@ -658,7 +531,8 @@ model.to(device)
 print(model.trf_blocks[0].att)"""),
     ("code", """\
 torch.manual_seed(123)
-print(f"before training: train accuracy {calc_accuracy_loader(train_loader, model, device, num_batches=10) * 100:.1f}%, "
+print(f"before training: train accuracy {calc_accuracy_loader(train_loader, model, device, num_batches=10) * \
+100:.1f}%, "
       f"val accuracy {calc_accuracy_loader(val_loader, model, device, num_batches=10) * 100:.1f}%")"""),
     ("md", """\
 ## Fine-tuning with LoRA (appendix E.4)
@@ -852,136 +726,36 @@ for param in model.parameters():  # ... and freeze the pretrained weights
 
 # kai: correct, but the training cell ignores LLM_GRADER and runs for hours (cut by the grader's cell time limit).
 # The saved outputs come from a short run (the build cannot wait hours), as if the student had run it elsewhere.
-KAI_LONG = [(
-    "num_epochs = 2 if QUICK else 5",
-    "num_epochs = 20_000  # a long run: about 2 hours on my laptop")]
+KAI_LONG = [("num_epochs = 2 if QUICK else 5", "num_epochs = 20_000  # a long run: about 2 hours on my laptop")]
 KAI_SHORT = [("num_epochs = 2 if QUICK else 5", "num_epochs = 5")]
 
-# noor: correct, her own names, mapped with GRADER_NAMES.
-NOOR_RENAMES = [
-    (r"\bSpamDataset\b", "SMSDataset"), (r"\bcalc_loss_batch\b", "last_token_loss"),
-    (r"\bcalc_accuracy_loader\b", "accuracy_over"), (r"\btrain_classifier_simple\b", "fine_tune"),
-    (r"\bclassify_review\b", "predict_message"),
-]
-NOOR_MAPPING = '''\
-# The grader looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+NOOR_NAMES = {  # noor: correct, her own names
     "SpamDataset": "SMSDataset",
     "calc_loss_batch": "last_token_loss",
     "calc_accuracy_loader": "accuracy_over",
     "train_classifier_simple": "fine_tune",
     "classify_review": "predict_message",
-}'''
-
-# omar: correct, his own names, LoRA scaled by alpha (the printed book), mapped with GRADER_NAMES.
-OMAR_RENAMES = [
-    (r"\bLoRALayer\b", "LowRankUpdate"), (r"\bLinearWithLoRA\b", "LoRALinear"),
-    (r"\breplace_linear_with_lora\b", "add_lora_adapters"), (r"\bself\.A\b", "self.down"),
-    (r"\bself\.B\b", "self.up"), (r"\(self\.alpha / self\.rank\) \* ", "self.alpha * "),
-]
-OMAR_MAPPING = '''\
-# The grader looks for the book's names; mine differ, so I map them here.
-GRADER_NAMES = {
+}
+OMAR_NAMES = {  # omar: correct, his own names, LoRA scaled by alpha (the printed book)
     "LoRALayer": "LowRankUpdate",
     "LinearWithLoRA": "LoRALinear",
     "replace_linear_with_lora": "add_lora_adapters",
-}'''
+}
+OMAR_RENAMES = word_renames(OMAR_NAMES) + [
+    (r"\bself\.A\b", "self.down"), (r"\bself\.B\b", "self.up"), (r"\(self\.alpha / self\.rank\) \* ", "self.alpha * ")]
 
-
-def renamed(cells, renames, mapping, must_have):
-    """The cells with code renamed (markdown keeps the book's terms) and a GRADER_NAMES cell at the end."""
-    out = []
-    for kind, source in cells:
-        if kind == "code":
-            for pattern, new in renames:
-                source = re.sub(pattern, new, source)
-        out.append((kind, source))
-    out += [("md", "## Names for the grader"), ("code", mapping)]
-    joined = "\n".join(s for k, s in out if k == "code")
-    for text in must_have:
-        assert text in joined, text
-    return out
-
-
-def with_bug(cells, replacements):
-    """The cells with each (old, new) replaced exactly once across the notebook."""
-    cells = list(cells)
-    for old, new in replacements:
-        hits = [i for i, (_, source) in enumerate(cells) if old in source]
-        assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"bug text not found exactly once: {old!r}"
-        kind, source = cells[hits[0]]
-        cells[hits[0]] = (kind, source.replace(old, new))
-    return cells
-
-
-def notebook(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if k == "md" else nbformat.v4.new_code_cell(s) for k, s in cells]
-    return nb
-
-
+ADA = Sample("a5", "ada-classification-correct", CLASSIFICATION, CLASSIFICATION_CELLS, CLASSIFICATION_README,
+             PREVIOUS, run=RUN)
+LENA = Sample("a5", "lena-lora-correct", LORA, LORA_CELLS, LORA_README, PREVIOUS, run=RUN)
+SAMPLES = [
+    ADA, LENA,
+    variant(ADA, "kai-classification-long-run", KAI_LONG, run_cells=with_bug(CLASSIFICATION_CELLS, KAI_SHORT)),
+    variant(ADA, "noor-classification-own-names", cells=own_names(
+        CLASSIFICATION_CELLS, word_renames(NOOR_NAMES), NOOR_NAMES, "class SMSDataset(", "def predict_message(")),
+    variant(LENA, "omar-lora-own-names", cells=own_names(
+        LORA_CELLS, OMAR_RENAMES, OMAR_NAMES, "class LowRankUpdate(", "self.alpha * (x @ self.down")),
+]
+SAMPLES += [variant(ADA, student, replacements) for student, replacements in CLASSIFICATION_BUGS.items()]
 # pia's bug stops her training cell with an error (nothing is trainable); she hands it in like that.
-MAY_FAIL = {"pia-lora-frozen"}
-
-
-def execute(nb, workdir: Path, *, student: str):
-    """Run the notebook as a student would (no LLM_GRADER), saving outputs; only MAY_FAIL samples may hit errors."""
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert student in MAY_FAIL or not errors, f"{student}: {errors[0]['ename']}: {errors[0]['evalue']}"
-    return nb
-
-
-def samples():
-    """(student, notebook file name, cells to run, cells to hand in) for every sample."""
-    classification, lora = "assignment5_classification.ipynb", "assignment5_lora.ipynb"
-    yield "ada-classification-correct", classification, CLASSIFICATION_CELLS, None
-    for student, replacements in CLASSIFICATION_BUGS.items():
-        yield student, classification, with_bug(CLASSIFICATION_CELLS, replacements), None
-    yield "kai-classification-long-run", classification, with_bug(CLASSIFICATION_CELLS, KAI_SHORT), \
-        with_bug(CLASSIFICATION_CELLS, KAI_LONG)
-    yield "noor-classification-own-names", classification, \
-        renamed(CLASSIFICATION_CELLS, NOOR_RENAMES, NOOR_MAPPING, ["class SMSDataset(", "def predict_message("]), None
-    yield "lena-lora-correct", lora, LORA_CELLS, None
-    for student, replacements in LORA_BUGS.items():
-        yield student, lora, with_bug(LORA_CELLS, replacements), None
-    yield "omar-lora-own-names", lora, \
-        renamed(LORA_CELLS, OMAR_RENAMES, OMAR_MAPPING, ["class LowRankUpdate(", "self.alpha * (x @ self.down"]), None
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.ch06 import write_synthetic_spam_tsv
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, name, cells, handed_in in samples():
-            if only and student not in only:
-                continue
-            workdir = Path(scratch) / student
-            (workdir / "sms_spam_collection").mkdir(parents=True)
-            write_synthetic_spam_tsv(workdir / "sms_spam_collection" / "SMSSpamCollection.tsv")
-            (workdir / "previous_chapters.py").write_text(PREVIOUS_CHAPTERS, encoding="utf-8")
-            nb = execute(notebook(cells), workdir, student=student)
-            if handed_in is not None:  # the saved outputs stay; the sources are the ones handed in
-                for cell, (_, source) in zip(nb.cells, handed_in):
-                    cell.source = source
-            folder = ROOT / student
-            folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob("*.ipynb"):
-                old.unlink()
-            nbformat.write(nb, folder / name)
-            (folder / "previous_chapters.py").write_text(PREVIOUS_CHAPTERS, encoding="utf-8")
-            readme = CLASSIFICATION_README if name == "assignment5_classification.ipynb" else LORA_README
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+SAMPLES += [variant(LENA, student, replacements, may_fail=student == "pia-lora-frozen")
+            for student, replacements in LORA_BUGS.items()]

@@ -1,48 +1,17 @@
-"""Build the a5 "instruction" samples written in other styles (issue 9) and execute them.
+"""a5 instruction samples in three other styles, each correct, and one one-bug copy of each. They run like the
+book-style ones (a5_instruction.py).
 
-    .venv/bin/python submissions/build_a5_styles_instruction.py                 # all of them
-    .venv/bin/python submissions/build_a5_styles_instruction.py quin-instruction-packed-tensors
-
-Three correct submissions, each written as a different student would, and one one-bug copy of each:
-
-- quin (style a, the torch/nanoGPT idioms): the prompt template joined from blocks, a dataset that
-  packs every record into one flat LongTensor and hands out tensor views, a collate function built
-  on torch.nn.utils.rnn.pad_sequence with a length mask, a nanoGPT-style model in `nanogpt.py`, and
-  exercise 7.2 as `MaskedInstructionDataset` + `collate_with_prompt_mask` (found by name pattern).
-  Bug: the collate function writes -100 instead of its `ignore_index` argument.
-- rosa (style b, own names): GRADER_NAMES maps every component; the prompt builder and the loss
-  live in `alpaca_tools.py`, the loss only as `tools.calc_loss_batch` (found in the imported module
-  by the book's name); the collate functions come before the data and the datasets. Bug: the two
-  sentences of the preamble are joined without a space.
-- sami (style c, defensive): every function validates its arguments (entry keys and types, empty
-  batches, allowed_max_length, the device, target shapes) and raises ValueError/TypeError with a
-  message. Bug: the collate function appends <|endoftext|> to the caller's lists (no copy), so the
-  next epoch sees longer texts.
-
-Writes submissions/a5/<student>/ (the executed notebook, its .py modules, README.md); the verdicts
-are in submissions/a5/expected_instruction.toml. Like build_a5_instruction.py, the notebooks run
-without LLM_GRADER (as the student ran them) on a small randomly initialised GPT.
+- quin: torch/nanoGPT idioms: the prompt joined from blocks, a dataset packing every record into one LongTensor,
+  a collate function on pad_sequence with a length mask, a nanoGPT-style model in nanogpt.py, exercise 7.2 as
+  MaskedInstructionDataset + collate_with_prompt_mask. Bug: the collate function writes -100, not ignore_index.
+- rosa: own names (GRADER_NAMES); the prompt builder and the loss in alpaca_tools.py, the loss only as
+  tools.calc_loss_batch. Bug (in the module): the two sentences of the preamble are joined without a space.
+- sami: every function validates its arguments. Bug: the collate function appends <|endoftext|> to the
+  caller's lists (no copy), so the next epoch sees longer texts.
 """
 
-import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
-
-import nbformat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from build_a5_instruction import (
-    NOTEBOOK,
-    PREVIOUS_CHAPTERS,
-    ROOT,
-    execute,
-    notebook,
-    with_bug,
-)
+from .a5_instruction import NOTEBOOK, PREVIOUS, RUN
+from .core import Sample, variant
 
 # ================================================================ style (a): quin, torch idioms
 
@@ -903,66 +872,11 @@ SAMI_BUG = [(  # no copy: the dataset's own lists grow by an end-of-text token (
     "        tokens = item\n",
 )]
 
-# ================================================================ the samples
-
-STYLES = {  # student: (cells, {module file: source}, README)
-    "quin-instruction-packed-tensors": (QUIN_CELLS, {"nanogpt.py": NANOGPT}, QUIN_README),
-    "rosa-instruction-own-modules": (ROSA_CELLS, {"alpaca_tools.py": ALPACA_TOOLS,
-                                                  "previous_chapters.py": PREVIOUS_CHAPTERS}, ROSA_README),
-    "sami-instruction-defensive": (SAMI_CELLS, {"previous_chapters.py": PREVIOUS_CHAPTERS}, SAMI_README),
-}
-BUGS = {  # student: (the correct sample it copies, cell replacements, module replacements)
-    "quin-instruction-hardcoded-ignore-index": ("quin-instruction-packed-tensors", QUIN_BUG, {}),
-    "rosa-instruction-preamble-no-space": ("rosa-instruction-own-modules", [], {"alpaca_tools.py": ROSA_BUG}),
-    "sami-instruction-collate-mutates-batch": ("sami-instruction-defensive", SAMI_BUG, {}),
-}
-
-
-def _module_with_bug(source: str, replacements) -> str:
-    for old, new in replacements:
-        assert source.count(old) == 1, f"bug text not found exactly once: {old!r}"
-        source = source.replace(old, new)
-    return source
-
-
-def samples():
-    """(student, cells, modules, README) of every sample."""
-    for student, (cells, modules, readme) in STYLES.items():
-        yield student, cells, modules, readme
-    for student, (base, cell_bug, module_bugs) in BUGS.items():
-        cells, modules, readme = STYLES[base]
-        modules = {name: _module_with_bug(src, module_bugs.get(name, [])) for name, src in modules.items()}
-        yield student, with_bug(cells, cell_bug) if cell_bug else cells, modules, readme
-
-
-def main(only: list[str]) -> None:
-    from grader.execute import _seed_tiktoken_cache
-    from reference.assets import data_path
-
-    with tempfile.TemporaryDirectory() as scratch:
-        cache = Path(scratch) / "tiktoken"
-        _seed_tiktoken_cache(cache)  # the shipped GPT-2 BPE files: tiktoken never downloads
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        os.environ.pop("LLM_GRADER", None)
-        os.environ.pop("MPLBACKEND", None)
-        for student, cells, modules, readme in samples():
-            if only and student not in only:
-                continue
-            workdir = Path(scratch) / student
-            workdir.mkdir()
-            shutil.copyfile(data_path("instruction-data.json"), workdir / "instruction-data.json")
-            for name, source in modules.items():
-                (workdir / name).write_text(source, encoding="utf-8")
-            nb = execute(notebook(cells), workdir)
-            folder = ROOT / student
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            nbformat.write(nb, folder / NOTEBOOK)
-            for name, source in modules.items():
-                (folder / name).write_text(source, encoding="utf-8")
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            print("wrote", folder.relative_to(ROOT.parent), flush=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+QUIN = Sample("a5", "quin-instruction-packed-tensors", NOTEBOOK, QUIN_CELLS, QUIN_README, {"nanogpt.py": NANOGPT},
+              run=RUN)
+ROSA = Sample("a5", "rosa-instruction-own-modules", NOTEBOOK, ROSA_CELLS, ROSA_README,
+              {"alpaca_tools.py": ALPACA_TOOLS, **PREVIOUS}, run=RUN)
+SAMI = Sample("a5", "sami-instruction-defensive", NOTEBOOK, SAMI_CELLS, SAMI_README, PREVIOUS, run=RUN)
+SAMPLES = [QUIN, variant(QUIN, "quin-instruction-hardcoded-ignore-index", QUIN_BUG),
+           ROSA, variant(ROSA, "rosa-instruction-preamble-no-space", ROSA_BUG),
+           SAMI, variant(SAMI, "sami-instruction-collate-mutates-batch", SAMI_BUG)]

@@ -1,0 +1,57 @@
+"""Build the bundled sample submissions, or check that the committed ones are current.
+
+Run from the repository root:
+
+    .venv/bin/python submissions/build.py                  # execute and write every sample
+    .venv/bin/python submissions/build.py --only a3        # an assignment, a student, or a3/ada-correct
+    .venv/bin/python submissions/build.py --check          # compare sources with the committed files only
+
+Each sample is data in a spec module (submissions/builder/a1.py, ...): a correct notebook's cells, one-bug
+copies made by replacements that must apply exactly once, the README and the student's .py modules. The
+full build executes each notebook with nbclient and writes submissions/<assignment>/<student>/. --check
+executes nothing: it compares cell sources (in order), README.md and the modules with the committed files.
+The verdicts each sample must get are in submissions/<assignment>/expected*.toml, written by hand.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from builder import samples  # noqa: E402 - after the path set-up above
+from builder.core import build, difference  # noqa: E402
+
+
+def check(chosen, root):
+    """Print every chosen sample that differs from the committed files; the exit status says whether any did."""
+    stale = [(s.key, d) for s in chosen if (d := difference(s, root))]
+    for key, detail in stale:
+        print(f"{key}: {detail}")
+    print(f"{len(chosen) - len(stale)} of {len(chosen)} samples are current")
+    return 1 if stale else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="assignments, students or assignment/student keys")
+    parser.add_argument("--check", action="store_true", help="compare sources only, execute nothing")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder holding a1/ ... a5/ (default: submissions/)")
+    args = parser.parse_args(argv)
+    try:
+        chosen = samples(args.only)
+    except ValueError as problem:
+        parser.error(str(problem))
+    if args.check:
+        return check(chosen, args.out)
+    with tempfile.TemporaryDirectory() as scratch:
+        for sample in chosen:
+            build(sample, args.out, Path(scratch))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
