@@ -44,6 +44,7 @@ CONFIG_ALIASES = {"ctx_len": "context_length"}  # GPT config keys of the book's 
 KERNEL_HELPERS = Path(__file__).parent / "probes_kernel"  # the probes every assignment shares, and helpers
 BASELINE_FILE = KERNEL_HELPERS / "baseline.py"
 GOVERNOR_FILE = KERNEL_HELPERS / "governor.py"
+WIRE = runpy.run_path(str(KERNEL_HELPERS / "wire.py"))  # the wire format, shared with the grader
 # per kernel: preload()'s Baseline and Governor; the assignments' probe files by group; what the notebook loaded
 STATE = {"baseline": None, "governor": None, "probe_files": {}, "notebook_modules": None}
 MAX_SCANNED = 200  # objects followed when looking for foreign code a component uses
@@ -361,23 +362,23 @@ class Request:
         return found
 
     def decode(self, value):
-        """JSON payload values: {"$tensor": key}, {"$global": book name}, {"$tuple": [...]}, {"$gpt2": true}."""
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if set(value) == {"$tensor"}:
-            return self.tensors[value["$tensor"]]
-        if set(value) == {"$global"}:
-            return self.resolve(value["$global"])[0]
-        if set(value) == {"$tuple"}:
-            return tuple(self.decode(v) for v in value["$tuple"])
-        if set(value) == {"$gpt2"}:
+        """Payload values with their markers (probes_kernel/wire.py) made Python values: tensors, notebook
+        globals, tuples, GPT-2's tokenizer, Linear layers."""
+        return WIRE["decode"](value, self._resolve_marker)
+
+    def _resolve_marker(self, name, content):
+        if name == WIRE["TENSOR"]:
+            return self.tensors[content]
+        if name == WIRE["GLOBAL"]:
+            return self.resolve(content)[0]
+        if name == WIRE["TUPLE"]:
+            return tuple(self.decode(v) for v in content)
+        if name == WIRE["GPT2"]:
             from reference.assets import gpt2_encoding  # the grader's own offline copy of tiktoken's "gpt2"
             return gpt2_encoding()
-        if set(value) == {"$linear"}:
-            return _linear(_torch(), self.decode(value["$linear"]))
-        return {k: self.decode(v) for k, v in value.items()}
+        if name == WIRE["LINEAR"]:
+            return _linear(_torch(), self.decode(content))
+        return {name: content}
 
     def call(self, fn, arguments):
         """call_with_book_arguments: by keyword, or by position when the student renamed the parameters."""
@@ -455,25 +456,26 @@ def _load_tensors(path):
     return load_file(str(path))
 
 
-def _encode(value, tensors, depth=0):
-    """JSON-able form of a probe's result; tensors move to `tensors` as {"$tensor": key}."""
-    if depth > 32:
-        return {"$repr": "<nested too deeply>"}
-    if _is_tensor(value):
-        key = f"t{len(tensors)}"
-        baseline = STATE["baseline"]
-        tensors[key] = baseline.plain(value) if baseline is not None else value.detach().cpu().contiguous().clone()
-        return {"$tensor": key}
+def _encode(value, tensors):
+    """JSON-able form of a probe's result (probes_kernel/wire.py): tensors (and numpy arrays) move to `tensors`
+    as {"$tensor": key}, tuples become lists, anything else that is not JSON its repr."""
+    return WIRE["encode"](value, tensors, prefix="t", as_tensor=_tensor_out, keep_tuples=False,
+                          other=_repr_out, key=lambda k: _text(k, 200))
+
+
+def _tensor_out(value):
+    """A plain CPU copy of a tensor or numpy array on its way out; None for anything else."""
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):
-        return _encode(_torch().from_numpy(value.copy()), tensors, depth)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, tensors, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {_text(k, 200): _encode(v, tensors, depth + 1) for k, v in value.items()}
-    return {"$repr": _text(repr(value) if not inspect.isclass(value) else value.__qualname__, 200),
-            "$type": type(value).__name__}
+        value = _torch().from_numpy(value.copy())
+    if not _is_tensor(value):
+        return None
+    baseline = STATE["baseline"]
+    return baseline.plain(value) if baseline is not None else value.detach().cpu().contiguous().clone()
+
+
+def _repr_out(value):
+    return {WIRE["REPR"]: _text(repr(value) if not inspect.isclass(value) else value.__qualname__, 200),
+            WIRE["TYPE"]: type(value).__name__}
 
 
 def _find(name):

@@ -33,10 +33,11 @@ from grader.contract import contract, is_contract_name
 from grader.errors import ComponentImported, ComponentMissing, GraderError, ProbeFailed, ProbeTimeout
 from grader.execute import GRADER_DIR, ExecutionResult, KernelSession
 from grader.probe import Probe
+from grader.probes_kernel import wire
 from grader.results import BindingRecord, Plot
 
 PROBE_TIMEOUT = 30.0
-GPT2_TOKENIZER = {"$gpt2": True}  # a payload value that kernel_side turns into GPT-2's tokenizer
+GPT2_TOKENIZER = {wire.GPT2: True}  # a payload value that kernel_side turns into GPT-2's tokenizer
 FOREIGN_PACKAGES = {"reference": "the grader's reference implementation", "llms_from_scratch": "the book's package",
                     "grader": "the grader"}  # code the assignment asks students to write (kernel_side's list)
 MAX_SCANNED_FILES, MAX_FILE_BYTES = 100, 2**20
@@ -44,7 +45,7 @@ MAX_SCANNED_FILES, MAX_FILE_BYTES = 100, 2**20
 
 def linear_spec(layer: nn.Linear) -> dict:
     """A payload value that kernel_side turns into an nn.Linear with this layer's weights."""
-    return {"$linear": {"weight": layer.weight.detach().clone(),
+    return {wire.LINEAR: {"weight": layer.weight.detach().clone(),
                         "bias": None if layer.bias is None else layer.bias.detach().clone()}}
 
 
@@ -69,18 +70,10 @@ class Component:
 
 
 def _encode(value, tensors: dict[str, torch.Tensor]):
-    """Payload form of Python values: tensors travel separately as {"$tensor": key}."""
-    if isinstance(value, torch.Tensor):
-        key = f"a{len(tensors)}"
-        tensors[key] = value
-        return {"$tensor": key}
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode(v, tensors) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, tensors) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode(v, tensors) for k, v in value.items()}
-    return value
+    """Payload form of Python values (grader/probes_kernel/wire.py): tensors travel separately as
+    {"$tensor": key}, tuples keep their type."""
+    return wire.encode(value, tensors, prefix="a", as_tensor=lambda v: v if isinstance(v, torch.Tensor) else None,
+                       keep_tuples=True)
 
 
 def _heads(init: dict) -> int | None:
@@ -463,7 +456,7 @@ class Notebook:
         their gradient is missing or zero. A stub that ignores its weights has them all unused."""
         component = self.require(name)
         tensors: dict[str, torch.Tensor] = {}
-        keys = [_encode(x, tensors)["$tensor"] for x in inputs]
+        keys = [_encode(x, tensors)[wire.TENSOR] for x in inputs]
         payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys}
         data = self._call("parameter_use", payload, tensors,
                           what=f"running {component.display} backwards")
@@ -567,8 +560,8 @@ class Notebook:
     def _run_candidates(self, name, init, candidates, inputs, method, kwargs) -> list:
         """The student's outputs, one per candidate state dict, in one kernel round trip."""
         tensors: dict[str, torch.Tensor] = {}
-        keys = [_encode(x, tensors)["$tensor"] for x in inputs]
-        states = [{k: _encode(v, tensors)["$tensor"] for k, v in c.state_dict.items()} for c in candidates]
+        keys = [_encode(x, tensors)[wire.TENSOR] for x in inputs]
+        states = [{k: _encode(v, tensors)[wire.TENSOR] for k, v in c.state_dict.items()} for c in candidates]
         payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys, "method": method, "seed": 0,
                    "eval": True,
                    "kwargs": _encode(kwargs or {}, tensors), "candidates": states}
@@ -599,8 +592,8 @@ class Notebook:
         With `trace_dropout`, returns (output, dropout calls): the (shape, p) of every dropout that acted,
         in order (F.dropout, nn.Dropout, and scaled_dot_product_attention's dropout_p, marked "fused")."""
         tensors: dict[str, torch.Tensor] = {}
-        keys = [_encode(x, tensors)["$tensor"] for x in inputs]
-        state = {k: _encode(v, tensors)["$tensor"] for k, v in (state_dict or {}).items()}
+        keys = [_encode(x, tensors)[wire.TENSOR] for x in inputs]
+        state = {k: _encode(v, tensors)[wire.TENSOR] for k, v in (state_dict or {}).items()}
         payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys, "method": method, "seed": seed,
                    "eval": eval,
                    "kwargs": _encode(kwargs or {}, tensors), "state_dict": state if state_dict is not None else None,

@@ -40,6 +40,7 @@ from safetensors.torch import save_file
 
 from grader.errors import ComponentImported, ComponentMissing, KernelDied, ProbeFailed, ProbeTimeout
 from grader.execute import KernelSession, grader_dir
+from grader.probes_kernel import wire
 
 MiB = 2**20
 _WHOLE = object()
@@ -61,13 +62,8 @@ class ProbeResult:
     def decoded(self, value=_WHOLE):
         """`data` (or a part of it) with every {"$tensor": key} replaced by its tensor."""
         value = self.data if value is _WHOLE else value
-        if isinstance(value, list):
-            return [self.decoded(v) for v in value]
-        if isinstance(value, dict):
-            if set(value) == {"$tensor"}:
-                return self.tensors[value["$tensor"]]
-            return {k: self.decoded(v) for k, v in value.items()}
-        return value
+        return wire.decode(value, lambda name, content: self.tensors[content] if name == wire.TENSOR
+                           else {name: content})
 
 
 def _read_capped(path: Path, limit: int, probe: str) -> bytes | None:
@@ -158,14 +154,9 @@ def interruption(folder: Path, probe: str, limits: ResponseLimits = ResponseLimi
 
 
 def _check_refs(value, tensors: dict, probe: str) -> None:
-    if isinstance(value, list):
-        for item in value:
-            _check_refs(item, tensors, probe)
-    elif isinstance(value, dict):
-        if set(value) == {"$tensor"} and value["$tensor"] not in tensors:
-            raise ProbeFailed(probe=probe, reason=f"the response names a missing tensor {value['$tensor']!r}")
-        for item in value.values():
-            _check_refs(item, tensors, probe)
+    missing = next((key for key in wire.tensor_keys(value) if key not in tensors), None)
+    if missing is not None:
+        raise ProbeFailed(probe=probe, reason=f"the response names a missing tensor {missing!r}")
 
 
 class Probe:

@@ -3,11 +3,12 @@ temporary folder named by LLM_GRADER_SUITES (manifest, one check, one probe, a r
 discovery, passes the consistency checks, and grades a correct and a broken notebook through `grade`."""
 
 import json
+import re
 import textwrap
 
 import pytest
 
-from grader.assignments import all_assignments, find
+from grader.assignments import ManifestError, all_assignments, find
 from grader.cli import main
 from grader.load import discover
 from notebooks import write_notebook
@@ -103,3 +104,17 @@ def test_a_sixth_assignment_grades_a_correct_and_a_broken_notebook(sixth, tmp_pa
     [check] = reports["bob"]["checks"]
     assert check["status"] == "fail" and "shout('grader') returned 'GRADER'" in check["message"]
     assert reports["bob"]["score"] == 0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda text: text.replace('notebook = "assignment6.ipynb"\n', ""), "missing ['notebook']"),
+    (lambda text: text + 'due = "friday"\n', "unknown keys ['due']"),
+    (lambda text: text.replace('"assignment6.ipynb"', '"assignment1.ipynb"'), "both declare notebook"),
+    (lambda text: text.replace('assignment = "a6"', 'assignment = "A 6"'), "lower-case letters"),
+])
+def test_a_bad_manifest_is_named_with_what_is_wrong(sixth, change, message):
+    manifest = sixth / "assignment.toml"
+    manifest.write_text(change(manifest.read_text()))
+    with pytest.raises(ManifestError, match=re.escape(message)) as raised:
+        all_assignments()
+    assert str(manifest) in str(raised.value)
