@@ -36,7 +36,8 @@ def graded(request, tmp_path_factory):
     """Reports of the samples this run selected, graded two at a time (each in its own process and kernel)."""
     out = tmp_path_factory.mktemp("reports")
     wanted = dict.fromkeys(item.callspec.params["sample"]["path"] for item in request.session.items
-                           if "sample" in getattr(getattr(item, "callspec", None), "params", {}))
+                           if item.path == request.path
+                           and "sample" in getattr(getattr(item, "callspec", None), "params", {}))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {path: pool.submit(_grade, path, out) for path in wanted}
 
