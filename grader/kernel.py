@@ -291,12 +291,13 @@ class Kernel:
     def call(self, request: str, *, serve: Callable[[str], str], timeout: float, grace: float) -> CodeReply:
         """Hand one line to kernel_side's serving loop (started, when the lane is closed, with the code
         `serve(<socket path>)`) and wait for its "done"; the reply's status is that of execute."""
-        if self.lane is None and not self._open_lane(serve):
+        if not self._hand_over(request, serve, grace):
+            if self.closed:
+                return CodeReply("kernel_died")
             return CodeReply("error", error_name="ConnectionError",
                              error_message="the kernel did not connect to the grader's probe socket")
         lane, start, interrupted_at = self.lane, monotonic(), None
         poller = self._poller(lane.conn)
-        lane.conn.sendall(request.encode("utf-8") + b"\n")
         answer = None
         while answer is None and lane.run.reply is None:
             interrupted_at, killed = self._watch(start, timeout, grace, interrupted_at, answered=False)
@@ -317,6 +318,21 @@ class Kernel:
         if not self.alive():
             return CodeReply("kernel_died", seconds)
         return CodeReply("error", seconds, "ConnectionError", "the grader's probe socket closed")
+
+    def _hand_over(self, request: str, serve: Callable[[str], str], grace: float) -> bool:
+        """Send the request line to a serving loop, opening one (again, once) when there is none or the one
+        there has ended or stopped reading; False if no loop takes it."""
+        for _ in range(2):
+            if self.lane is not None and self.lane.run.reply is not None:
+                self.close_lane(grace)  # the loop ended on its own (its socket closed under it)
+            if self.closed or (self.lane is None and not self._open_lane(serve)):
+                return False
+            try:
+                self.lane.conn.sendall(request.encode("utf-8") + b"\n")
+                return True
+            except OSError:
+                self.close_lane(grace)
+        return False
 
     def _open_lane(self, serve: Callable[[str], str]) -> bool:
         """Start the serving loop and take its connection; False if it does not connect."""

@@ -175,6 +175,13 @@ def shout(n):
     for _ in range(n):
         print("x" * 1000)
     return n
+
+def close_sockets():
+    import gc, os, socket
+    for found in [o for o in gc.get_objects() if isinstance(o, socket.socket) and o.family == socket.AF_UNIX]:
+        if found.fileno() >= 0 and str(found.getpeername()).endswith("lane"):
+            os.close(found.fileno())  # the grader's lane, under the serving loop
+    return 1
 """
 
 
@@ -228,3 +235,14 @@ def test_reader_rejects_links_and_missing_responses(tmp_path):
     (tmp_path / "response.json").symlink_to("/etc/passwd")
     with pytest.raises(ProbeFailed, match="cannot open response.json"):
         read_response(tmp_path, "describe")
+
+
+def test_a_probe_that_closes_the_lane_fails_and_the_next_probe_gets_a_new_lane(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", LANE)
+    with KernelSession(notebook, tmp_path, options=OPTIONS) as session:
+        session.run_all()
+        probe = Probe(session)
+        with pytest.raises(ProbeFailed, match="probe socket"):
+            probe.call("call_function", {"name": "close_sockets"})
+        assert probe.call("describe", {"name": "runs"}).data["kind"] == "function"
+        assert session.alive
