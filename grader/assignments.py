@@ -82,13 +82,12 @@ def all_assignments() -> tuple[Assignment, ...]:
 @cache
 def _discover(folders: tuple[Path, ...]) -> tuple[Assignment, ...]:
     found = [_read(path) for root in folders for path in _manifests(root)]
-    seen: dict[tuple, Path] = {}
+    seen: dict[tuple[str, str], Path] = {}
     for entry in found:
-        for key in ((entry.assignment, entry.option), ("notebook", entry.notebook), ("probes", entry.probes)):
+        for key in (("assignment", entry.name), ("notebook", entry.notebook), ("probes", entry.probes)):
             if key[1] is not None and key in seen:
                 raise ManifestError(f"{entry.folder / MANIFEST} and {seen[key] / MANIFEST} both declare "
-                                    f"{key[0] if key[0] in ('notebook', 'probes') else 'assignment'} "
-                                    f"{key[1] if key[0] in ('notebook', 'probes') else entry.name!r}")
+                                    f"{key[0]} {key[1]!r}")
             seen[key] = entry.folder
     return tuple(sorted(found, key=lambda a: (a.assignment, a.option or "")))
 

@@ -308,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
+    try:
+        assignments.all_assignments()  # the examples in --help name one, and every submission needs them
+    except assignments.ManifestError as err:
+        print(f"grade: cannot read the assignments: {err}", file=sys.stderr)
+        return 2
     args = parse_args(argv)
     try:
         overrides = load_overrides(args.overrides) if args.overrides else ()

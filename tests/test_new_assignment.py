@@ -112,9 +112,10 @@ def test_a_sixth_assignment_grades_a_correct_and_a_broken_notebook(sixth, tmp_pa
     (lambda text: text.replace('"assignment6.ipynb"', '"assignment1.ipynb"'), "both declare notebook"),
     (lambda text: text.replace('assignment = "a6"', 'assignment = "A 6"'), "lower-case letters"),
 ])
-def test_a_bad_manifest_is_named_with_what_is_wrong(sixth, change, message):
+def test_a_bad_manifest_is_named_with_what_is_wrong(sixth, change, message, capsys):
     manifest = sixth / "assignment.toml"
     manifest.write_text(change(manifest.read_text()))
     with pytest.raises(ManifestError, match=re.escape(message)) as raised:
         all_assignments()
     assert str(manifest) in str(raised.value)
+    assert main([str(sixth)]) == 2 and message in capsys.readouterr().err  # `grade` says so, no traceback
