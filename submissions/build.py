@@ -5,12 +5,17 @@ Run from the repository root:
     .venv/bin/python submissions/build.py                  # execute and write every sample
     .venv/bin/python submissions/build.py --only a3        # an assignment, a student, or a3/ada-correct
     .venv/bin/python submissions/build.py --check          # compare sources with the committed files only
+    .venv/bin/python submissions/build.py --modules        # write the generated modules (bash .ci/install does)
 
 Each sample is data in a spec module (submissions/builder/a1.py, ...): a correct notebook's cells, one-bug
 copies made by replacements that must apply exactly once, the README and the student's .py modules. The
 full build executes each notebook with nbclient and writes submissions/<assignment>/<student>/. --check
 executes nothing: it compares cell sources (in order), README.md and the modules with the committed files.
 The verdicts each sample must get are in submissions/<assignment>/expected*.toml, written by hand.
+
+The modules many samples hand in (core.GENERATED: previous_chapters.py, their GPT code from earlier
+assignments) are not committed: --modules writes them from the specs, without executing anything, and
+`bash .ci/install` runs it, so the README's quick start grades complete samples.
 """
 
 import argparse
@@ -23,7 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from builder import samples  # noqa: E402 - after the path set-up above
-from builder.core import build, difference  # noqa: E402
+from builder.core import build, difference, write_generated  # noqa: E402
 
 
 def check(chosen, root):
@@ -39,6 +44,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=[], help="assignments, students or assignment/student keys")
     parser.add_argument("--check", action="store_true", help="compare sources only, execute nothing")
+    parser.add_argument("--modules", action="store_true", help="write only the generated modules, execute nothing")
     parser.add_argument("--out", type=Path, default=HERE, help="folder holding a1/ ... a5/ (default: submissions/)")
     args = parser.parse_args(argv)
     try:
@@ -47,6 +53,10 @@ def main(argv=None):
         parser.error(str(problem))
     if args.check:
         return check(chosen, args.out)
+    if args.modules:
+        written = sum(write_generated(sample, args.out) for sample in chosen)
+        print(f"wrote {written} generated modules (previous_chapters.py) into the samples")
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         for sample in chosen:
             build(sample, args.out, Path(scratch))

@@ -34,6 +34,13 @@ def _grade(path: str, out: Path) -> dict:
 @pytest.fixture(scope="module")
 def graded(request, tmp_path_factory):
     """Reports of the samples this run selected, graded two at a time (each in its own process and kernel)."""
+    sys.path.insert(0, str(ROOT))
+    from builder import samples
+    from builder.core import generated_missing
+    missing = generated_missing(samples(), ROOT)
+    if missing:
+        pytest.fail(f"{len(missing)} samples lack their generated modules (e.g. {missing[0]}): run "
+                    f"`.venv/bin/python submissions/build.py --modules` (bash .ci/install runs it)", pytrace=False)
     out = tmp_path_factory.mktemp("reports")
     wanted = dict.fromkeys(item.callspec.params["sample"]["path"] for item in request.session.items
                            if item.path == request.path

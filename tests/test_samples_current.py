@@ -1,8 +1,11 @@
 """The committed sample submissions are what submissions/build.py makes: for every sample the builder's cell
 sources (kinds and sources, in order), README.md and .py modules equal the committed files. Nothing is
 executed, so a stale sample (a spec edited without a rebuild, or a committed notebook edited by hand) fails
-here in seconds, naming the sample and the first differing cell."""
+here in seconds, naming the sample and the first differing cell. The generated modules (previous_chapters.py,
+written by `submissions/build.py --modules`) are present, current and never committed."""
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +15,7 @@ SUBMISSIONS = Path(__file__).resolve().parent.parent / "submissions"
 sys.path.insert(0, str(SUBMISSIONS))
 
 from builder import samples  # noqa: E402 - submissions/ is not a package
-from builder.core import difference  # noqa: E402
+from builder.core import GENERATED, difference, generated_missing  # noqa: E402
 
 SAMPLES = samples()
 
@@ -28,3 +31,21 @@ def test_committed_sample_is_current(sample):
     if detail:
         pytest.fail(f"{sample.key} is not what the builder makes: {detail} "
                     f"(rebuild: .venv/bin/python submissions/build.py --only {sample.key})", pytrace=False)
+
+
+def test_generated_modules_are_written():
+    missing = generated_missing(SAMPLES, SUBMISSIONS)
+    assert not missing, (f"{len(missing)} generated modules are missing, e.g. {missing[0]}: run "
+                         f"`.venv/bin/python submissions/build.py --modules` (bash .ci/install runs it)")
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (SUBMISSIONS.parent / ".git").exists(),
+                    reason="not a git checkout")
+def test_generated_modules_are_ignored_not_committed():
+    tracked = subprocess.run(["git", "ls-files", "submissions"], cwd=SUBMISSIONS.parent, capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    assert not [path for path in tracked if Path(path).name in GENERATED]
+    written = [str(p.relative_to(SUBMISSIONS.parent)) for name in GENERATED for p in SUBMISSIONS.glob(f"*/*/{name}")]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=SUBMISSIONS.parent,
+                             capture_output=True, text=True).stdout.splitlines()
+    assert written and sorted(ignored) == sorted(written)
