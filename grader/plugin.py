@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from grader import sandbox
-from grader.assignments import find
+from grader.assignments import ManifestError, all_assignments, find
 from grader.collect import Collector
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.load import discover, load_notebook
@@ -43,6 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(component, section): the book component and section a check is about")
     config.addinivalue_line("markers", "exercise(name): a check of a course exercise; skipped when not attempted")
     if config.getoption("--submission", default=None):
+        try:
+            all_assignments()
+        except ManifestError as err:  # said once, before any check runs, not as a fixture's traceback per check
+            raise pytest.UsageError(f"{err}\nThe check suites cannot run until that manifest is fixed "
+                                    f"(students: tell your instructor).") from None
         settings.load_profile("grading")
         draw_without_local_constants()
 

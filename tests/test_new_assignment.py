@@ -4,6 +4,8 @@ discovery, passes the consistency checks, and grades a correct and a broken note
 
 import json
 import re
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -119,3 +121,15 @@ def test_a_bad_manifest_is_named_with_what_is_wrong(sixth, change, message, caps
         all_assignments()
     assert str(manifest) in str(raised.value)
     assert main([str(sixth)]) == 2 and message in capsys.readouterr().err  # `grade` says so, no traceback
+
+
+def test_a_bad_manifest_stops_a_students_pytest_run_with_its_message(sixth, tmp_path):
+    """`pytest student_tests/... --submission ...` says what is wrong with the manifest once, with no traceback."""
+    manifest = sixth / "assignment.toml"
+    manifest.write_text(manifest.read_text() + 'due = "friday"\n')
+    notebook = write_notebook(tmp_path / "subs" / "ada" / "assignment6.ipynb", CORRECT)
+    result = subprocess.run([sys.executable, "-m", "pytest", str(sixth), "--submission", str(notebook.parent),
+                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
+    assert "unknown keys ['due']" in output and str(manifest) in output and "Traceback" not in output
