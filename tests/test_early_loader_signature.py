@@ -21,7 +21,8 @@ DROP_LAST_FALSE = (EARLY.replace("shuffle=True):", "shuffle=True, drop_last=Fals
                    .replace("shuffle=shuffle)", "shuffle=shuffle, drop_last=drop_last)"))
 
 
-@pytest.mark.parametrize(("loader", "passes"), [(EARLY, True), (DROP_LAST_FALSE, False)], ids=["early", "drop-last-false"])
+@pytest.mark.parametrize(("loader", "passes"), [(EARLY, True), (DROP_LAST_FALSE, False)],
+                         ids=["early", "drop-last-false"])
 def test_signature_check_on_the_early_loader(tmp_path, loader, passes):
     folder = shutil.copytree(ROOT / "submissions" / "a1" / "ada-correct", tmp_path / "ada")
     path = folder / "assignment1.ipynb"
