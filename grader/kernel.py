@@ -22,7 +22,6 @@ import re
 import resource
 import shutil
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,12 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from grader.sandbox import Bubblewrap, socket_folder
+from grader.sandbox import PYTHON, Bubblewrap, socket_folder
 from grader.settings import DEFAULTS
 
 GiB, MiB = 2**30, 2**20
 MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
-KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+KERNEL_ARGV = [PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 IOPUB_GRACE = 2.0  # seconds to wait for the last outputs after the execute reply
 LOST_OUTPUT = f"\n[output lost: one output was over {MAX_MESSAGE_BYTES // MiB} MiB]\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

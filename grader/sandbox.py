@@ -18,6 +18,7 @@ only, and every report says that the run was not isolated.
 """
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,9 @@ TMP_BYTES = 256 * MiB  # the private /tmp is a tmpfs in memory: cap it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt/conda", "/sys")
 NOT_ISOLATED = ("this notebook ran without a sandbox ({why}), so it could read and write what the grader's "
                 "user can; course staff grade with bubblewrap installed (see the README: Trust and isolation)")
+# the interpreter as an absolute path without "..": run as ../.venv/bin/python, sys.executable keeps the
+# caller's folder in it, which the sandbox does not show (symlinks stay: a venv's python must stay itself)
+PYTHON = os.path.abspath(sys.executable)
 HIDDEN_PACKAGES = ("grader", "student_tests")  # not readable from the kernel, nor any other suites root
 KERNEL_SIDE_FILES = ("kernel_side.py", "probes_kernel")  # of grader/: what the probes load by path
 
@@ -49,7 +53,7 @@ def bwrap_problem() -> str | None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     folder = Path(tempfile.mkdtemp(prefix="llm-grader-probe-"))
     try:
-        argv = Bubblewrap(folder, folder).argv([sys.executable, "-c", "import json"])
+        argv = Bubblewrap(folder, folder).argv([PYTHON, "-c", "import json"])
         probe = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"bwrap did not start: {err}"

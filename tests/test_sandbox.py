@@ -210,3 +210,17 @@ def test_auto_falls_back_when_the_full_layout_cannot_be_built(monkeypatch):
         assert sandbox.resolve("auto") == "none"
     finally:
         sandbox.bwrap_problem.cache_clear()
+
+
+@needs_bwrap
+def test_the_sandbox_works_when_python_is_run_by_a_path_with_dots(tmp_path):
+    """`../.venv/bin/python -m grader.cli ...` from a folder the sandbox does not show still sandboxes: the
+    interpreter is named by an absolute path without "..", which bwrap can execute inside the sandbox."""
+    python = Path(sys.executable)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    dotted = Path("..") / Path(*[".."] * (len(here.parts) - 2)) / python.relative_to("/")
+    code = "from grader import sandbox; print(sandbox.PYTHON); print(sandbox.bwrap_problem())"
+    result = subprocess.run([str(dotted), "-c", code], cwd=here, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(python.parent / python.name).replace("/./", "/"), "None"], result.stdout
