@@ -122,3 +122,20 @@ class NeedsHeavyWork(GraderError):
         "not run: it uses `{name}`, which {cell} sets in the heavy work the grader did not re-run; "
         "your saved outputs show this cell's results"
     )
+
+
+class LacksWhatItNeeds(GraderError):
+    """A cell that needs what the grading machine does not have; the saved outputs show it ran for the student."""
+
+    template = (
+        "not counted as an error: it needs {what}, which the grading machine does not have ({error}){hint}. Your "
+        "saved outputs show it ran for you; its functions and classes were defined again, and the cells that "
+        "use the rest of what it sets are not counted either"
+    )
+
+
+class FollowsWhatWasLacking(GraderError):
+    template = (
+        "not counted as an error: it raised {error} here but not in your saved run, after {cell} could not run "
+        "on the grading machine for want of {what}"
+    )

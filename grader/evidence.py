@@ -50,9 +50,10 @@ def parsed_cell(source: str) -> ast.Module | None:
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
-def definitions(source: str) -> str:
+def definitions(source: str, *, imports_may_fail: bool = False) -> str:
     """The cell's top-level imports, and its functions and classes (decorators included) each under a guard
-    that defines it only where its name is not defined yet, in order, as source."""
+    that defines it only where its name is not defined yet, in order, as source. With `imports_may_fail`, an
+    import that raises ImportError is passed over and the definitions after it still run."""
     text = _python_source(source)
     tree = parsed_cell(source)
     if tree is None:
@@ -65,6 +66,9 @@ def definitions(source: str) -> str:
             segment = "".join(lines[first - 1:node.end_lineno])
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 segment = f"if {node.name!r} not in globals():\n" + textwrap.indent(segment, "    ")
+            elif imports_may_fail:
+                body = textwrap.indent(segment.rstrip("\n") + "\n", "    ")
+                segment = f"try:\n{body}except ImportError:\n    pass\n"
             parts.append(segment if segment.endswith("\n") else segment + "\n")
     return "".join(parts)
 

@@ -34,10 +34,12 @@ from grader.assignments import probe_files
 from grader.errors import (
     BudgetExhausted,
     CellTimeout,
+    FollowsWhatWasLacking,
     HeavyWorkFailed,
     HeavyWorkInterrupted,
     HeavyWorkShortened,
     KernelDied,
+    LacksWhatItNeeds,
     NeedsHeavyWork,
 )
 from grader.evidence import bound_names, definitions
@@ -49,6 +51,13 @@ MiB = 2**20
 GRADER_DIR = ".llm-grader"  # inside the workdir: HOME, TMPDIR, tiktoken cache, probe requests
 MAX_COPY_BYTES = 50 * MiB
 NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
+# errors of a cell that reached for the network, which the kernel does not have (urllib, requests, urllib3,
+# socket, http.client, huggingface_hub)
+NETWORK_ERRORS = frozenset({
+    "URLError", "HTTPError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "gaierror",
+    "MaxRetryError", "NameResolutionError", "NewConnectionError", "ConnectTimeout", "ReadTimeout", "ProxyError",
+    "SSLError", "RemoteDisconnected", "LocalEntryNotFoundError", "OfflineModeIsEnabled"})
+MISSING_PACKAGE = re.compile(r"No module named '([^']+)'|No package metadata was found for (\S+)")
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"}
@@ -184,22 +193,46 @@ def kernel_env(workdir: Path, weights: str | None = None) -> dict[str, str]:
 
 # ---------------------------------------------------------------- the session
 
+def _read(notebook):
+    return nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
+
+
 def _code_cells(notebook) -> list[tuple[int, str]]:
-    if isinstance(notebook, (str, Path)):
-        notebook = nbformat.read(notebook, as_version=4)
-    return [(i, cell.source) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    return [(i, cell.source) for i, cell in enumerate(_read(notebook).cells) if cell.cell_type == "code"]
+
+
+def _ran_clean(notebook) -> set[int]:
+    """Indices of the code cells the saved notebook shows run (an execution count) without an error output."""
+    return {i for i, cell in enumerate(_read(notebook).cells) if cell.cell_type == "code"
+            and cell.get("execution_count") is not None
+            and not any(output.get("output_type") == "error" for output in cell.get("outputs", []))}
+
+
+def lacked(error_name: str | None, error_message: str | None) -> tuple[str, str] | None:
+    """(what, hint): what a cell's error says the grading machine lacks (the network, a module, a package), and
+    a hint for the student ("" if none); None for any other error."""
+    if error_name in NETWORK_ERRORS:
+        return "the network", ""
+    found = MISSING_PACKAGE.search(error_message or "")
+    if error_name == "ModuleNotFoundError" and found and found[1]:
+        return f"the module `{found[1]}`", f"; if `{found[1]}` is your own .py file, hand it in beside the notebook"
+    if error_name == "PackageNotFoundError" and found and found[2]:
+        return f"the package `{found[2]}`", ""
+    return None
 
 
 class KernelSession:
     """A notebook's kernel: `run_all()` runs its code cells, then probes use `run_code()`."""
 
     def __init__(self, notebook, workdir: Path, *, options: SessionOptions | None = None):
-        self.cells = _code_cells(notebook)
+        notebook = _read(notebook)
+        self.cells, self.ran_clean = _code_cells(notebook), _ran_clean(notebook)
         self.workdir = Path(workdir).resolve()
         self.options = options or SessionOptions()
         self.restarts, self.died_in_cell, self.death = 0, None, None
         self._ok_sources: list[str] = []
         self._unset: dict[str, str] = {}  # a name heavy work the grader cut would have set -> its cell's label
+        self._lacking: dict[str, str] = {}  # label of a cell that needed what the machine lacks -> what it lacked
         self._kernel: Kernel | None = None
         self._serial, self._started, self._budget_spent = 0, monotonic(), False
 
@@ -253,15 +286,39 @@ class KernelSession:
         reason = self._after_cell(index, source, reply, timeout)
         result = CellResult(index, reply.status, reply.seconds, reply.error_name, reply.error_message,
                             reply.output, reason)
-        return self._heavy_work(result, source)
+        return self._lacks(self._heavy_work(result, source), source)
+
+    def _lacks(self, result: CellResult, source: str) -> CellResult:
+        """A cell the saved notebook shows run without an error, failing here for want of what the grading
+        machine does not have (the network, a package the student had), is skipped, not failed: its functions and
+        classes are defined again and the rest of what it sets stays unset. Later cells that fail here but ran
+        clean in the saved notebook are skipped too (they may use what it would have set, or written)."""
+        if result.status != "error" or result.index not in self.ran_clean:
+            return result
+        label, lacking = cell_label(result.index), lacked(result.error_name, result.error_message)
+        if lacking is None and self._lacking:
+            cell, what = list(self._lacking.items())[-1]  # the nearest cell above that could not run here
+            return dataclasses.replace(result, status="skipped", reason=FollowsWhatWasLacking(
+                error=result.error_name, cell=cell, what=what).message)
+        if lacking is None:
+            return result
+        what, hint = lacking
+        defined = self._define_again(source, imports_may_fail=True)
+        self._unset.update(dict.fromkeys(bound_names(source) - defined - self._unset.keys(), label))
+        self._lacking[label] = what
+        error = f"{result.error_name}: {(result.error_message or '').strip()[:160]}"
+        return dataclasses.replace(result, status="skipped",
+                                   reason=LacksWhatItNeeds(what=what, error=error, hint=hint).message)
 
     def _heavy_work(self, result: CellResult, source: str) -> CellResult:
         """A cell the governor kept short says so; a cell that fails only for want of a name such a cell would
         have set is skipped, not failed (its names stay unset for the cells after it)."""
         missing = NAME_ERROR.match(result.error_message or "") if result.error_name == "NameError" else None
         if missing and missing.group(1) in self._unset:
-            self._unset.update(dict.fromkeys(bound_names(source) - self._unset.keys(), self._unset[missing[1]]))
-            reason = NeedsHeavyWork(name=missing[1], cell=self._unset[missing[1]]).message
+            cell = self._unset[missing[1]]
+            self._unset.update(dict.fromkeys(bound_names(source) - self._unset.keys(), cell))
+            reason = (FollowsWhatWasLacking(error="NameError", cell=cell, what=self._lacking[cell])
+                      if cell in self._lacking else NeedsHeavyWork(name=missing[1], cell=cell)).message
             return dataclasses.replace(result, status="skipped", reason=reason)
         after = self.options.heavy_after
         if after <= 0 or result.seconds < after or not self.alive:
@@ -283,9 +340,9 @@ class KernelSession:
             reason = HeavyWorkFailed(cell=label, seconds=after, error=result.error_name).message
         return dataclasses.replace(result, status="timeout", reason=reason, heavy=True)
 
-    def _define_again(self, source: str) -> set[str]:
+    def _define_again(self, source: str, *, imports_may_fail: bool = False) -> set[str]:
         """Run a cut cell's top-level definitions alone; the names they bind (none if that failed)."""
-        code = definitions(source)
+        code = definitions(source, imports_may_fail=imports_may_fail)
         if not code.strip():
             return set()
         reply = self._execute(code, self.options.cell_timeout, store_history=False)

@@ -26,7 +26,7 @@ import pytest
 from grader import evidence
 from grader.assignments import SUITES_ENV, find
 from grader.collect import Collector
-from grader.errors import NeedsHeavyWork
+from grader.errors import FollowsWhatWasLacking, LacksWhatItNeeds, NeedsHeavyWork
 from grader.forkserver import SAFE_PATH, ForkServer, wait_for
 from grader.load import Submission, load_notebook
 from grader.render import gradescope_results, notebook_figures, render_html, render_markdown
@@ -38,6 +38,7 @@ from grader.settings import DEFAULTS, as_flags
 
 FORMATS = ("md", "html", "json", "gradescope")
 NOT_RUN_FOR_HEAVY_WORK = NeedsHeavyWork.template.split(":")[0]
+LACKING, FOLLOWING = LacksWhatItNeeds.template.split("{")[0], FollowsWhatWasLacking.template.split("{")[0]
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,14 @@ def _cell_warnings(execution) -> tuple[str, ...]:
     cut = [str(c.index + 1) for c in execution.cells if c.status == "timeout" and not c.heavy]
     died = [str(c.index + 1) for c in execution.cells if c.status == "kernel_died"]
     waiting = [str(c.index + 1) for c in execution.cells if c.reason.startswith(NOT_RUN_FOR_HEAVY_WORK)]
+    lacking = [str(c.index + 1) for c in execution.cells if c.reason.startswith(LACKING)]
+    following = [str(c.index + 1) for c in execution.cells if c.reason.startswith(FOLLOWING)]
     notes = []
+    if lacking:
+        notes.append(f"cell(s) {', '.join(lacking)} need the network or a module the grading machine does not have; "
+                     "your saved outputs show them run, so they are not counted as errors"
+                     + (f", nor are cell(s) {', '.join(following)} after them, which failed only here"
+                        if following else ""))
     if heavy:
         notes.append(f"cell(s) {', '.join(heavy)} train or evaluate on whole datasets: the grader kept that work "
                      "short instead of re-running it (your saved outputs show it); the checks test your functions")
