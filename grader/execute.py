@@ -58,6 +58,7 @@ NETWORK_ERRORS = frozenset({
     "MaxRetryError", "NameResolutionError", "NewConnectionError", "ConnectTimeout", "ReadTimeout", "ProxyError",
     "SSLError", "RemoteDisconnected", "LocalEntryNotFoundError", "OfflineModeIsEnabled"})
 MISSING_PACKAGE = re.compile(r"No module named '([^']+)'|No package metadata was found for (\S+)")
+TOO_LARGE = re.compile(r"\[Errno 27\]|inline_container\.cc.*unexpected pos")  # EFBIG: open().write, torch.save
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES"}
@@ -208,11 +209,13 @@ def _ran_clean(notebook) -> set[int]:
             and not any(output.get("output_type") == "error" for output in cell.get("outputs", []))}
 
 
-def lacked(error_name: str | None, error_message: str | None) -> tuple[str, str] | None:
-    """(what, hint): what a cell's error says the grading machine lacks (the network, a module, a package), and
-    a hint for the student ("" if none); None for any other error."""
+def lacked(error_name: str | None, error_message: str | None, file_bytes: int) -> tuple[str, str] | None:
+    """(what, hint): what a cell's error says the grading machine lacks (the network, a module, a package, room
+    for a file over `file_bytes`), and a hint for the student ("" if none); None for any other error."""
     if error_name in NETWORK_ERRORS:
         return "the network", ""
+    if error_name in ("OSError", "RuntimeError") and TOO_LARGE.search(error_message or ""):
+        return f"room to write a file over {file_bytes // MiB} MiB", ""
     found = MISSING_PACKAGE.search(error_message or "")
     if error_name == "ModuleNotFoundError" and found and found[1]:
         return f"the module `{found[1]}`", f"; if `{found[1]}` is your own .py file, hand it in beside the notebook"
@@ -295,7 +298,8 @@ class KernelSession:
         clean in the saved notebook are skipped too (they may use what it would have set, or written)."""
         if result.status != "error" or result.index not in self.ran_clean:
             return result
-        label, lacking = cell_label(result.index), lacked(result.error_name, result.error_message)
+        label = cell_label(result.index)
+        lacking = lacked(result.error_name, result.error_message, self.options.limits.file_bytes)
         if lacking is None and self._lacking:
             cell, what = list(self._lacking.items())[-1]  # the nearest cell above that could not run here
             return dataclasses.replace(result, status="skipped", reason=FollowsWhatWasLacking(

@@ -206,8 +206,8 @@ def _cell_warnings(execution) -> tuple[str, ...]:
     following = [str(c.index + 1) for c in execution.cells if c.reason.startswith(FOLLOWING)]
     notes = []
     if lacking:
-        notes.append(f"cell(s) {', '.join(lacking)} need the network or a module the grading machine does not have; "
-                     "your saved outputs show them run, so they are not counted as errors"
+        notes.append(f"cell(s) {', '.join(lacking)} need what the grading machine does not have (the network, a "
+                     "module, room for a big file); your saved outputs show them run, so they are not counted as errors"
                      + (f", nor are cell(s) {', '.join(following)} after them, which failed only here"
                         if following else ""))
     if heavy:

@@ -131,14 +131,6 @@ def test_memory_and_file_size_limits_fail_inside_the_kernel(tmp_path):
     assert "File too large" in result.cells[1].error_message and result.cells[2].output == "alive\n"
 
 
-def test_the_file_size_limit_holds_the_books_checkpoint_with_its_optimizer():
-    """Section 5.4 saves the 124M model with AdamW's state (two moments per weight) in one file, float32."""
-    from reference.ch04 import GPT_CONFIG_124M, gpt_parameter_count
-
-    checkpoint = 3 * 4 * gpt_parameter_count(GPT_CONFIG_124M)  # about 1.95 GB
-    assert checkpoint < Limits().file_bytes < Limits().memory_bytes
-
-
 def test_run_code_after_run_all_sees_notebook_globals(tmp_path):
     notebook = write_notebook(tmp_path / "nb.ipynb", "x = 6 * 7")
     with KernelSession(notebook, tmp_path, options=FAST) as session:
