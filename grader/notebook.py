@@ -381,6 +381,11 @@ class Notebook:
                             "require it)")
             pytest.fail(err.message, pytrace=False)
         except ProbeFailed as err:
+            if _out_of_memory(err):  # the notebook's own objects fill much of the kernel's memory cap
+                hold_for_review(f"{what}: the kernel ran out of memory while the grader ran this check "
+                                f"({err.details.get('message', '')[:200]}); the objects your notebook keeps take "
+                                "part of its memory, so this is not counted as your error. Free big models and "
+                                "checkpoints you no longer need (del, then gc.collect())")
             pytest.fail(_explain(err, what), pytrace=False)
         except GraderError as err:
             pytest.fail(f"{what}: {err.message}", pytrace=False)
@@ -605,6 +610,13 @@ class Notebook:
 
 class _Missing(Exception):
     """Internal: a looked-up name is not defined (find() turns this into None)."""
+
+
+def _out_of_memory(err: ProbeFailed) -> bool:
+    """Whether the probe's exception was the kernel's memory cap (MemoryError, or torch's allocator failing)."""
+    message = str(getattr(err, "details", {}).get("message", ""))
+    return getattr(err, "kind", None) == "exception" and (
+        getattr(err, "error_name", None) == "MemoryError" or "can't allocate memory" in message)
 
 
 def _explain(err: ProbeFailed, what: str) -> str:
