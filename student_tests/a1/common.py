@@ -39,6 +39,7 @@ GPT2 = gpt2_encoding()
 PUNCTUATION = {token for token in VOCAB if not token[0].isalnum()}
 STORY_WORDS = sorted(VOCAB)
 # Each is one GPT-2 token, with or without a leading space, so n words joined by spaces are n tokens.
+TWO_TEXTS = "the cat sat on the mat.<|endoftext|> The dog ran."  # the book joins texts with this token (2.4)
 COMMON_WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "it", "was", "good", "to", "see", "him", "again"]
 PUNCTUATED_TEXT = "".join(f"the{mark}" for mark in sorted(PUNCTUATION)) + "the"  # every mark between two words
 REFUSALS = ("ValueError", "AssertionError")  # a clear refusal of a text too short for one window
@@ -254,7 +255,7 @@ def dataset_items(nb, *, txt, max_length, stride, indices=None):
 
     An error on a text long enough for a window fails the check."""
     component, data = dataset_result(nb, txt=txt, max_length=max_length, stride=stride, indices=indices)
-    n_tokens = len(GPT2.encode(txt))
+    n_tokens = len(GPT2.encode(txt, allowed_special="all"))
     if refused(data, n_tokens=n_tokens, max_length=max_length):
         return None
     expect_no_error(data, component, f"GPTDatasetV1(txt={txt!r}, max_length={max_length}, stride={stride})",
@@ -281,7 +282,7 @@ def loader_batches(nb, **kwargs):
     """(component, data, shown args) of a loader on a valid text, or None when it refused a degenerate text
     as the book allows. An error on a text long enough for a window fails the check."""
     component, data, args = loader_result(nb, **kwargs)
-    n_tokens = len(GPT2.encode(kwargs["txt"]))
+    n_tokens = len(GPT2.encode(kwargs["txt"], allowed_special="all"))
     if refused(data, n_tokens=n_tokens, max_length=kwargs["max_length"]):
         return None
     expect_no_error(data, component, f"create_dataloader_v1(txt of {n_tokens} tokens, {args})",

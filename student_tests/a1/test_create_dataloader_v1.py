@@ -20,6 +20,7 @@ from reference.ch02 import create_dataloader_v1
 from student_tests.a1.common import (
     GPT2,
     RAW_TEXT,
+    TWO_TEXTS,
     expect_windows,
     first_difference,
     loader_batches,
@@ -71,6 +72,7 @@ def test_book_batch_with_stride_4(nb):
 
 @given(case=loader_settings())
 @example(case=(ONE_WINDOW, 1, len(GPT2.encode(ONE_WINDOW)) - 1, 1, True))
+@example(case=(TWO_TEXTS, 2, 3, 2, False))  # the separator between texts is one token, 50256 (section 2.4)
 @settings(max_examples=12)
 def test_matches_the_reference_batches(nb, case):
     """With shuffle=False, gives the reference's batches on generated texts and settings."""

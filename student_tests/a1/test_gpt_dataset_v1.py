@@ -18,6 +18,7 @@ from reference.ch02 import GPTDatasetV1
 from student_tests.a1.common import (
     GPT2,
     RAW_TEXT,
+    TWO_TEXTS,
     dataset_items,
     expect_windows,
     first_difference,
@@ -43,6 +44,7 @@ def test_book_windows_of_the_verdict(nb):
 @given(window=windowed_texts())
 @example(window=("the cat sat on the mat", 5, 2))  # exactly one window
 @example(window=("the cat sat on", 4, 1))  # no window: no items, or a clear refusal
+@example(window=(TWO_TEXTS, 3, 2))  # the separator is one token, 50256: encode with allowed_special (section 2.4)
 def test_matches_the_reference(nb, window):
     """Has the reference's length and items on generated texts, max_length and stride."""
     txt, max_length, stride = window

@@ -1,0 +1,72 @@
+"""a1's checks on variants of the correct sample (a cell appended that redefines one component):
+
+* the signature check takes the loader of the book's early versions, `create_dataloader_v1(txt, batch_size=4,
+  max_length=256, stride=128, shuffle=True)` (no drop_last, no num_workers; the loader checks already call it
+  without them), and still fails a loader that declares drop_last with a default other than the book's True;
+* a GPTDatasetV1 that encodes without allowed_special fails on two texts joined by <|endoftext|> (section 2.4),
+  which the book's encodes as one token."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EARLY = '''\
+def create_dataloader_v1(txt, batch_size=4, max_length=256, stride=128, shuffle=True):
+    tokenizer = tiktoken.get_encoding("gpt2")
+    dataset = GPTDatasetV1(txt, tokenizer, max_length, stride)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+'''
+DROP_LAST_FALSE = (EARLY.replace("shuffle=True):", "shuffle=True, drop_last=False):")
+                   .replace("shuffle=shuffle)", "shuffle=shuffle, drop_last=drop_last)"))
+
+
+DATASET = '''\
+class GPTDatasetV1(Dataset):
+    def __init__(self, txt, tokenizer, max_length, stride):
+        ids = tokenizer.encode(txt{allowed})
+        starts = range(0, len(ids) - max_length, stride)
+        self.input_ids = [torch.tensor(ids[i:i + max_length]) for i in starts]
+        self.target_ids = [torch.tensor(ids[i + 1:i + max_length + 1]) for i in starts]
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    def __getitem__(self, idx):
+        return self.input_ids[idx], self.target_ids[idx]
+'''
+
+
+def _check(tmp_path, cell: str, selected: str) -> subprocess.CompletedProcess:
+    """`pytest student_tests/a1 -k selected` on the correct sample with `cell` appended."""
+    folder = shutil.copytree(ROOT / "submissions" / "a1" / "ada-correct", tmp_path / "ada")
+    path = folder / "assignment1.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("import tiktoken\nimport torch\n"
+                                                    "from torch.utils.data import DataLoader, Dataset\n\n" + cell))
+    nbformat.write(notebook, path)
+    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "student_tests" / "a1"), "--submission",
+                           str(folder), "-q", "-p", "no:cacheprovider", "-k", selected],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("allowed", "passes"), [(', allowed_special={"<|endoftext|>"}', True), ("", False)],
+                         ids=["allowed-special", "disallowed"])
+def test_the_dataset_must_encode_the_end_of_text_separator(tmp_path, allowed, passes):
+    result = _check(tmp_path, DATASET.format(allowed=allowed), "test_gpt_dataset_v1 and test_matches_the_reference")
+    assert ("1 passed" in result.stdout) == passes, result.stdout[-3000:]
+    if not passes:
+        assert "raised ValueError" in result.stdout and "<|endoftext|>" in result.stdout
+
+
+@pytest.mark.parametrize(("loader", "passes"), [(EARLY, True), (DROP_LAST_FALSE, False)],
+                         ids=["early", "drop-last-false"])
+def test_signature_check_on_the_early_loader(tmp_path, loader, passes):
+    result = _check(tmp_path, loader, "test_defined_with_the_book_signature")
+    assert "4 passed" in result.stdout if passes else "3 passed" in result.stdout, result.stdout[-3000:]
+    if not passes:
+        assert "defaults {'drop_last': False}" in result.stdout and "missing" not in result.stdout
