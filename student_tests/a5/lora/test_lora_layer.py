@@ -82,7 +82,7 @@ def test_starts_with_a_zero_update(nb):
 
 
 def test_a_starts_random_not_zero(nb):
-    """At the start a gradient reaches the LoRA weights: A starts random, so B's gradient (x @ A)^T ... is not zero."""
+    """At the start a gradient reaches the LoRA weights, and the input side A starts random while B starts at zero."""
     x = torch.rand(4, INIT["in_dim"], generator=torch.Generator().manual_seed(1))
     built = _built(nb, x=x)
     unused = nb.unused_parameters(NAME, init=INIT, inputs=[x])
@@ -93,6 +93,14 @@ def test_a_starts_random_not_zero(nb):
            f"With B zero, B's gradient is (x @ A)^T times the output's: it is zero only when A is zero too (or the "
            f"output does not come from A and B). The book initialises A like nn.Linear's weights "
            f"(nn.init.kaiming_uniform_(A, a=math.sqrt(5))) and only B with zeros. See appendix {SECTION}.")
+    # with in_dim 7, out_dim 5 and rank 3 a weight's shape says its side: A (in_dim, rank) or nn.Linear's (rank, in_dim)
+    zero_inputs = [(n, tuple(t.shape)) for n, t in built["tensors"].items()
+                   if not t.any() and INIT["in_dim"] in t.shape and INIT["out_dim"] not in t.shape]
+    expect(not zero_inputs,
+           f"{nb.require(NAME).display} built with ({_args(INIT)}) starts its input-side weight {zero_inputs} at zero, "
+           f"so the output-side one must be random: A and B are swapped. The update is still zero at the start, but "
+           f"LoRA starts A (in_dim x rank) like nn.Linear's weights (nn.init.kaiming_uniform_(A, a=math.sqrt(5))) "
+           f"and B (rank x out_dim) at zero. See appendix {SECTION}.")
 
 
 @settings(max_examples=5)

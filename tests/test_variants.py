@@ -1,10 +1,13 @@
-"""a1's checks on variants of the correct sample (a cell appended that redefines one component):
+"""Checks on variants of a correct sample (a cell appended that redefines one component), each passing the
+correct way and failing the flawed one:
 
 * the signature check takes the loader of the book's early versions, `create_dataloader_v1(txt, batch_size=4,
   max_length=256, stride=128, shuffle=True)` (no drop_last, no num_workers; the loader checks already call it
   without them), and still fails a loader that declares drop_last with a default other than the book's True;
 * a GPTDatasetV1 that encodes without allowed_special fails on two texts joined by <|endoftext|> (section 2.4),
-  which the book's encodes as one token."""
+  which the book's encodes as one token;
+* a5 LoRA: a LoRALayer whose A (input side) starts at zero and B random fails, though its update is zero at the
+  start and a gradient still reaches one of them."""
 
 import shutil
 import subprocess
@@ -41,15 +44,16 @@ class GPTDatasetV1(Dataset):
 '''
 
 
-def _check(tmp_path, cell: str, selected: str) -> subprocess.CompletedProcess:
-    """`pytest student_tests/a1 -k selected` on the correct sample with `cell` appended."""
-    folder = shutil.copytree(ROOT / "submissions" / "a1" / "ada-correct", tmp_path / "ada")
-    path = folder / "assignment1.ipynb"
+def _check(tmp_path, cell: str, selected: str, sample: str = "a1/ada-correct", suite: str = "a1",
+           imports: str = "import tiktoken\nimport torch\nfrom torch.utils.data import DataLoader, Dataset\n\n",
+           ) -> subprocess.CompletedProcess:
+    """`pytest student_tests/<suite> -k selected` on a copy of the sample with `imports + cell` appended."""
+    folder = shutil.copytree(ROOT / "submissions" / sample, tmp_path / "copy")
+    [path] = folder.glob("*.ipynb")
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("import tiktoken\nimport torch\n"
-                                                    "from torch.utils.data import DataLoader, Dataset\n\n" + cell))
+    notebook.cells.append(nbformat.v4.new_code_cell(imports + cell))
     nbformat.write(notebook, path)
-    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "student_tests" / "a1"), "--submission",
+    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "student_tests" / suite), "--submission",
                            str(folder), "-q", "-p", "no:cacheprovider", "-k", selected],
                           capture_output=True, text=True, timeout=300)
 
@@ -70,3 +74,30 @@ def test_signature_check_on_the_early_loader(tmp_path, loader, passes):
     assert "4 passed" in result.stdout if passes else "3 passed" in result.stdout, result.stdout[-3000:]
     if not passes:
         assert "defaults {'drop_last': False}" in result.stdout and "missing" not in result.stdout
+
+
+LORA_LAYER = '''\
+class LoRALayer(nn.Module):
+    def __init__(self, in_dim, out_dim, rank, alpha):
+        super().__init__()
+        self.A = nn.Parameter({a})
+        self.B = nn.Parameter({b})
+        self.alpha = alpha
+
+    def forward(self, x):
+        return self.alpha * (x @ self.A @ self.B)
+'''
+RANDOM = "nn.init.kaiming_uniform_(torch.empty({shape}), a=math.sqrt(5))"
+
+
+@pytest.mark.parametrize(("a", "b", "passes"), [
+    (RANDOM.format(shape="in_dim, rank"), "torch.zeros(rank, out_dim)", True),
+    ("torch.zeros(in_dim, rank)", RANDOM.format(shape="rank, out_dim"), False),
+], ids=["book", "swapped"])
+def test_lora_a_starts_random_and_b_at_zero(tmp_path, a, b, passes):
+    result = _check(tmp_path, LORA_LAYER.format(a=a, b=b), "test_a_starts_random_not_zero",
+                    sample="a5/lena-lora-correct", suite="a5/lora",
+                    imports="import math\nimport torch\nfrom torch import nn\n\n")
+    assert ("1 passed" in result.stdout) == passes, result.stdout[-3000:]
+    if not passes:
+        assert "starts its input-side weight [('A', (7, 3))] at zero" in result.stdout
