@@ -670,7 +670,12 @@ def _load_strict(module, state):
 
 
 def _dropout_recorder(torch, calls):
-    """A TorchFunctionMode that records (shape, p) of every dropout that acts (training mode)."""
+    """A TorchFunctionMode that records (shape, p) of every dropout that acts (training mode), and whether what it
+    drops looks like attention weights: all >= 0, each row summing to 1 (the softmax's result, not the scores)."""
+
+    def weights(tensor):
+        rows = tensor.detach().float().sum(dim=-1)
+        return bool((tensor >= 0).all()) and bool(((rows - 1).abs() <= 1e-4).all())
 
     class DropoutRecorder(torch.overrides.TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -680,7 +685,7 @@ def _dropout_recorder(torch, calls):
                 p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
                 training = kwargs.get("training", args[2] if len(args) > 2 else True)
                 if training and p:
-                    calls.append({"shape": list(args[0].shape), "p": float(p)})
+                    calls.append({"shape": list(args[0].shape), "p": float(p), "weights": weights(args[0])})
             elif name == "scaled_dot_product_attention" and len(calls) < 64:
                 p = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
                 if p:

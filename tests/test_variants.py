@@ -6,6 +6,7 @@ correct way and failing the flawed one:
   without them), and still fails a loader that declares drop_last with a default other than the book's True;
 * a GPTDatasetV1 that encodes without allowed_special fails on two texts joined by <|endoftext|> (section 2.4),
   which the book's encodes as one token;
+* a2: a CausalAttention that drops the scores as well as the weights fails (same shape, same rate);
 * a5 LoRA: a LoRALayer whose A (input side) starts at zero and B random fails, though its update is zero at the
   start and a gradient still reaches one of them."""
 
@@ -101,3 +102,34 @@ def test_lora_a_starts_random_and_b_at_zero(tmp_path, a, b, passes):
     assert ("1 passed" in result.stdout) == passes, result.stdout[-3000:]
     if not passes:
         assert "starts its input-side weight [('A', (7, 3))] at zero" in result.stdout
+
+
+CAUSAL_ATTENTION = '''\
+class CausalAttention(nn.Module):
+    def __init__(self, d_in, d_out, context_length, dropout, qkv_bias=False):
+        super().__init__()
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), diagonal=1))
+
+    def forward(self, x):
+        num_tokens = x.shape[1]
+        queries, keys, values = self.W_query(x), self.W_key(x), self.W_value(x)
+        scores = queries @ keys.transpose(1, 2)
+        {extra}scores = scores.masked_fill(self.mask.bool()[:num_tokens, :num_tokens], -torch.inf)
+        weights = self.dropout(torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1))
+        return weights @ values
+'''
+
+
+@pytest.mark.parametrize(("extra", "passes"), [("", True), ("scores = self.dropout(scores)\n        ", False)],
+                         ids=["book", "scores-dropped-too"])
+def test_dropout_on_the_scores_as_well_as_the_weights_fails(tmp_path, extra, passes):
+    """Dropout on the scores has the weights' shape and rate; only what it drops (rows not summing to 1) tells."""
+    result = _check(tmp_path, CAUSAL_ATTENTION.format(extra=extra), "test_causal_attention and test_dropout_acts_on",
+                    sample="a2/ada-correct", suite="a2", imports="import torch\nfrom torch import nn\n\n")
+    assert ("1 passed" in result.stdout) == passes, result.stdout[-3000:]
+    if not passes:
+        assert "whose rows do not each sum to 1" in result.stdout

@@ -331,6 +331,11 @@ def check_dropout_position(nb, name: str, *, init: dict, x: torch.Tensor, sectio
                       "the book drops attention weights "
                       f"only, shape {(batch, tokens, tokens)} or ({batch}, num_heads, {tokens}, {tokens}): apply "
                       f"self.dropout to the softmax's result, not to the inputs, values or outputs (section {section})")
+    scores = [tuple(c["shape"]) for c in calls if not c.get("fused") and c.get("weights") is False]
+    expect(not scores, f"{display} with dropout={DROPOUT} in training mode, on inputs of shape {tuple(x.shape)}: "
+                       f"dropout acts on a {scores[0] if scores else None} tensor whose rows do not each sum to 1, so "
+                       "not on the softmax's attention weights (on the scores before it?); apply self.dropout once, "
+                       f"to the softmax's result (section {section})")
     rates = sorted({round(c["p"], 6) for c in calls} - {DROPOUT})
     expect(not rates, f"{display} built with dropout={DROPOUT} drops attention weights with p={rates[:1]}: pass the "
                       f"constructor's dropout rate to nn.Dropout (section {section})")
