@@ -1,5 +1,9 @@
-"""Golden notebooks for the engine's tests, built with nbformat in a temporary folder."""
+"""Golden notebooks for the engine's tests, built with nbformat in a temporary folder, and the ways tests run a
+student's check suite on them."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -16,3 +20,19 @@ def write_notebook(path: Path, *cells) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def with_cell_appended(folder: Path, cell: str, target: Path) -> Path:
+    """A copy of the submission `folder` at `target` whose notebook ends with one more code cell; `target`."""
+    shutil.copytree(folder, target)
+    [path] = target.glob("*.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(new_code_cell(cell))
+    nbformat.write(notebook, path)
+    return target
+
+
+def student_pytest(suite: Path, submission: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A student's own run, `pytest <suite> --submission <submission> -q`, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(submission), "-q",
+                           "-p", "no:cacheprovider", *extra], capture_output=True, text=True, timeout=timeout)

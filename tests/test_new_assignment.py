@@ -4,8 +4,6 @@ discovery, passes the consistency checks, and grades a correct and a broken note
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from grader.assignments import ManifestError, all_assignments, find
 from grader.cli import main
 from grader.load import discover
-from notebooks import write_notebook
+from notebooks import student_pytest, write_notebook
 from test_consistency import collect, probe_problems, rubric_problems
 
 FILES = {
@@ -128,8 +126,7 @@ def test_a_bad_manifest_stops_a_students_pytest_run_with_its_message(sixth, tmp_
     manifest = sixth / "assignment.toml"
     manifest.write_text(manifest.read_text() + 'due = "friday"\n')
     notebook = write_notebook(tmp_path / "subs" / "ada" / "assignment6.ipynb", CORRECT)
-    result = subprocess.run([sys.executable, "-m", "pytest", str(sixth), "--submission", str(notebook.parent),
-                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=300)
+    result = student_pytest(sixth, notebook.parent, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
     assert "unknown keys ['due']" in output and str(manifest) in output and "Traceback" not in output

@@ -8,7 +8,6 @@ and everything else passes.
 import fnmatch
 import html
 import json
-import subprocess
 import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ import pytest
 
 from grader.grade import GradeOptions, grade_isolated
 from grader.load import discover
+from notebooks import student_pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "submissions"
 SAMPLES = [s for f in sorted(ROOT.glob("*/expected*.toml")) for s in tomllib.loads(f.read_text())["sample"]]
@@ -86,8 +86,7 @@ def test_plain_pytest_shows_the_message_the_report_shows(graded, assignment):
     """A student running the suite locally reads the same failure message the grader's report holds."""
     sample = _first_flawed(assignment)
     suite = Path(__file__).resolve().parent.parent / "student_tests" / assignment
-    result = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(ROOT / sample["path"]),
-                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=600)
+    result = student_pytest(suite, ROOT / sample["path"])
     assert result.returncode == 1, result.stdout[-3000:]
     failed = _by_status(graded(sample["path"]), "fail")
     assert failed and all(c["message"].splitlines()[0] in result.stdout for c in failed)
@@ -97,8 +96,7 @@ def test_plain_pytest_shows_the_message_the_report_shows(graded, assignment):
 def test_plain_pytest_passes_on_the_correct_sample(assignment):
     sample = next(s for s in SAMPLES if s["path"].startswith(f"{assignment}/") and s["verdict"] == "correct")
     suite = Path(__file__).resolve().parent.parent / "student_tests" / assignment
-    result = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(ROOT / sample["path"]),
-                             "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=600)
+    result = student_pytest(suite, ROOT / sample["path"])
     assert result.returncode == 0, result.stdout[-3000:]
 
 

@@ -8,16 +8,15 @@ cell appended at the end, the flavours rotated so that every component meets eve
 
 import importlib
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from grader.assignments import all_assignments
 from grader.grade import GradeOptions, grade_isolated
 from grader.load import discover
+from notebooks import with_cell_appended
 from tests.stubs import FLAVOURS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,15 +31,6 @@ def stub_cell(stubs: dict, rotation: int) -> str:
     return PRELUDE + "\n\n".join(parts)
 
 
-def _stubbed_copy(sample: str, cell: str, target: Path) -> Path:
-    shutil.copytree(ROOT / "submissions" / sample, target)
-    [path] = target.glob("*.ipynb")
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(cell))
-    nbformat.write(notebook, path)
-    return target
-
-
 @pytest.fixture(scope="module")
 def stubbed_reports(request, tmp_path_factory):
     """report.json of the selected suites' samples with all components stubbed, per rotation; graded two at a time."""
@@ -51,7 +41,8 @@ def stubbed_reports(request, tmp_path_factory):
         module = importlib.import_module(f"tests.stubs.{suite}")
         for rotation in range(len(FLAVOURS)):
             folder = tmp_path_factory.mktemp(f"{suite}-{rotation}") / Path(module.SAMPLE).name
-            jobs[(suite, rotation)] = _stubbed_copy(module.SAMPLE, stub_cell(module.STUBS, rotation), folder)
+            jobs[(suite, rotation)] = with_cell_appended(ROOT / "submissions" / module.SAMPLE,
+                                                         stub_cell(module.STUBS, rotation), folder)
     out = tmp_path_factory.mktemp("reports")
 
     def grade(folder: Path) -> dict:

@@ -10,13 +10,12 @@ correct way and failing the flawed one:
 * a5 LoRA: a LoRALayer whose A (input side) starts at zero and B random fails, though its update is zero at the
   start and a gradient still reaches one of them."""
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from notebooks import student_pytest, with_cell_appended
 
 ROOT = Path(__file__).resolve().parent.parent
 EARLY = '''\
@@ -49,14 +48,8 @@ def _check(tmp_path, cell: str, selected: str, sample: str = "a1/ada-correct", s
            imports: str = "import tiktoken\nimport torch\nfrom torch.utils.data import DataLoader, Dataset\n\n",
            ) -> subprocess.CompletedProcess:
     """`pytest student_tests/<suite> -k selected` on a copy of the sample with `imports + cell` appended."""
-    folder = shutil.copytree(ROOT / "submissions" / sample, tmp_path / "copy")
-    [path] = folder.glob("*.ipynb")
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(imports + cell))
-    nbformat.write(notebook, path)
-    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "student_tests" / suite), "--submission",
-                           str(folder), "-q", "-p", "no:cacheprovider", "-k", selected],
-                          capture_output=True, text=True, timeout=300)
+    folder = with_cell_appended(ROOT / "submissions" / sample, imports + cell, tmp_path / "copy")
+    return student_pytest(ROOT / "student_tests" / suite, folder, "-k", selected, timeout=300)
 
 
 @pytest.mark.parametrize(("allowed", "passes"), [(', allowed_special={"<|endoftext|>"}', True), ("", False)],
