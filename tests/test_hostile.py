@@ -17,6 +17,7 @@ import csv
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -30,11 +31,10 @@ from grader.notebook import Notebook, foreign_imports, submission_imports
 from grader.probe import Probe
 from grader.render import write_gradebook
 from grader.results import read_report
-from notebooks import write_notebook
+from notebooks import with_cell_appended, write_notebook
 from tests.stubs.a2 import STUBS
-from tests.test_stubs import _stubbed_copy
 
-SAMPLE = "a2/ada-correct"
+SAMPLE = Path(__file__).resolve().parent.parent / "submissions" / "a2" / "ada-correct"
 APPENDED_CELL = 32  # the sample has 31 cells; the hostile one comes last ("cell 32" in messages)
 
 HANGS = '''
@@ -104,7 +104,7 @@ def graded(tmp_path_factory):
     scratch.mkdir()
 
     def grade(kind: str):
-        folder = _stubbed_copy(SAMPLE, KINDS[kind], root / kind / "ada")
+        folder = with_cell_appended(SAMPLE, KINDS[kind], root / kind / "ada")
         before = sorted(p.name for p in folder.rglob("*"))
         [submission] = discover([folder])
         out = grade_isolated(submission, root / "out" / kind, GradeOptions(cell_timeout=60, budget=300), timeout=600)
