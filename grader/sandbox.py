@@ -10,6 +10,8 @@ What the kernel sees with `--sandbox bwrap` (or `auto` where bwrap works):
   source (checks, rubrics) or of the user's home;
 - one writable folder, the submission's scratch copy (its HOME and TMPDIR live there), and a
   private, size-capped /tmp;
+- no capabilities, even when the grader runs as root (then bwrap would keep them all, and a
+  notebook could remount the read-only views writable);
 - its own PID namespace: every process the notebook starts dies with the kernel, and the
   grader's processes (their environments under /proc) are invisible.
 
@@ -139,8 +141,10 @@ class Bubblewrap:
     extra_readable: tuple[Path, ...] = ()  # e.g. an instructor's weights cache
 
     def argv(self, command: list[str]) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--proc", "/proc",
-                "--dev", "/dev",
+        # --cap-drop ALL: run as root, bwrap keeps every capability in the sandbox's user namespace, and a notebook
+        # could remount a read-only view (the reference, the venv, /usr) writable and write the host's files as root
+        args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--cap-drop", "ALL", "--die-with-parent",
+                "--proc", "/proc", "--dev", "/dev",
                 "--unsetenv", "JPY_PARENT_PID"]  # ipykernel would take the sandbox's init for a dead parent
         args += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # first: a Python installed under /tmp stays visible
         for root in _readable_roots():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import reference
 from grader import sandbox
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from notebooks import write_notebook
@@ -44,6 +45,13 @@ def _attempts(paths: dict[str, str], port: int) -> dict[str, str]:
                  "print('started')",
         "fill_tmp": ("for i in range(10):\n    with open(f'/tmp/filler-by-notebook-{i}', 'wb') as f:\n"
                      "        for _ in range(100): f.write(b'0' * 2**20)\nprint('ESCAPED')"),
+        # run as root, bwrap kept every capability: a read-only view could be remounted writable
+        "remount": ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                    f"if libc.mount(None, {paths['readonly']!r}.encode(), None, 32 | 4096, None) != 0:\n"
+                    "    raise PermissionError(ctypes.get_errno(), 'remount refused')\n"
+                    f"open({paths['readonly']!r} + '/planted-by-notebook.txt', 'w').write('x'); print('ESCAPED')"),
+        "capabilities": ("caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+                         "if int(caps[0].split()[1], 16): print('ESCAPED', caps)"),
         "still_works": "import torch\nprint('works', torch.ones(2).sum().item())",
     }
 
@@ -90,7 +98,7 @@ def test_every_escape_attempt_fails(tmp_path, listener, monkeypatch):
     out = tmp_path / "reports"
     out.mkdir()
     paths = {"sibling": str(sibling / "answers.txt"), "grader": sandbox.__file__, "out": str(out),
-             "home": str(Path.home())}
+             "home": str(Path.home()), "readonly": str(Path(reference.__file__).parent)}
     cells = _attempts(paths, port)
     write_notebook(tmp_path / "hostile" / "assignment1.ipynb", *cells.values())
     workdir = prepare_workdir(tmp_path / "hostile", tmp_path / "scratch")
@@ -103,10 +111,11 @@ def test_every_escape_attempt_fails(tmp_path, listener, monkeypatch):
     assert results["still_works"].output == "works 2.0\n"
     assert results["child"].status == "ok"
     assert {n for n, r in results.items() if r.status == "error"} == {
-        "sibling", "grader_source", "reports", "home", "localhost", "fill_tmp"}
+        "sibling", "grader_source", "reports", "home", "localhost", "fill_tmp", "remount"}
     assert results["fill_tmp"].error_name == "OSError" and "space" in results["fill_tmp"].error_message
     assert reached == [] and list(out.iterdir()) == []
     assert not (Path.home() / "planted-by-notebook.txt").exists()
+    assert not (Path(reference.__file__).parent / "planted-by-notebook.txt").exists()
     assert not list(Path("/tmp").glob("filler-by-notebook*"))
     assert _processes_with(MARKER) == [], "a process the notebook started outlived its kernel"
 
