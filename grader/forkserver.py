@@ -11,6 +11,10 @@ waits for a child through a pidfd and kills it with grader.grade.kill_tree, as i
 
 The check suites themselves are not imported here: pytest imports them in each child, so their
 assertions are rewritten as they are in a plain run.
+
+A request may name a grading slot (grader/zygote.py): the server then keeps that slot's kernel zygote
+running (started on first use, again when it died or the weights or suites changed) and hands the child
+its socket; the child's first act is the zygote's reset.
 """
 
 import json
@@ -36,10 +40,13 @@ class ForkServer:
                                         text=True)
         self.lock = threading.Lock()
 
-    def spawn(self, argv: list[str], log: Path, scratch: Path, env: dict[str, str]) -> int:
-        """Fork a child that runs grader.grade._main(*argv); its pid. RuntimeError if the server is gone."""
+    def spawn(self, argv: list[str], log: Path, scratch: Path, env: dict[str, str],
+              zygote: dict | None = None) -> int:
+        """Fork a child that runs grader.grade._main(*argv); its pid. RuntimeError if the server is gone.
+        `zygote` ({"slot": folder, "weights": path or None}): the child's kernels come from that slot's kernel
+        zygote (grader/zygote.py), which the server starts when the slot has none (or a dead one)."""
         request = {"argv": argv, "log": str(Path(log).resolve()), "scratch": str(Path(scratch).resolve()),
-                   "env": env}
+                   "env": env, "zygote": zygote}
         with self.lock:
             try:
                 self.process.stdin.write(json.dumps(request) + "\n")
@@ -94,7 +101,47 @@ def _preload() -> None:
     bwrap_problem()  # tried once here (a short subprocess), cached for every child
 
 
-def _child(request: dict) -> None:
+def _zygote_for(zygotes: dict, request: dict):
+    """The request's slot's zygote, started (again) where it has none, a dead one, or one whose sandbox shows
+    other weights or other assignments' probe files (LLM_GRADER_SUITES)."""
+    from grader import zygote
+    from grader.assignments import SUITES_ENV
+    from grader.execute import KEEP_ENV
+
+    wanted = request.get("zygote")
+    if not wanted or not zygote.enabled():
+        return None
+    folder, key = wanted["slot"], (wanted.get("weights"), request["env"].get(SUITES_ENV, ""))
+    running = zygotes.get(folder)
+    if running is not None and (not running.alive() or running.key != key):
+        running.stop()
+        running = None
+    if running is None:
+        merged = {**os.environ, **request["env"]}
+        env = {k: v for k, v in merged.items() if k in KEEP_ENV or k.startswith("LC_")}
+        os.environ[SUITES_ENV] = key[1]  # the sandbox binds the probe files of these suites
+        try:
+            running = zygotes[folder] = zygote.Zygote(Path(folder), key[0], {**env, "HOME": folder})
+            running.key = key
+        except OSError as err:
+            print(f"fork server: no kernel zygote for {folder}: {err}", file=sys.stderr, flush=True)
+            return None
+    return running
+
+
+def _reset(slot, scratch: Path) -> None:
+    """In the grading child, before anything else: the slot's zygote kills what the slot's earlier submissions
+    left running and empties the slot's folders but for this child's scratch folder; or it is not used."""
+    from grader import zygote
+
+    zygote.attach(slot)
+    try:
+        slot.reset(scratch)
+    except (zygote.ZygoteError, OSError) as err:
+        zygote.detach_broken(str(err))
+
+
+def _child(request: dict, slot=None) -> None:
     """In the forked child: become a grading child (session, log, environment), grade, write the status."""
     status, scratch = 1, Path(request["scratch"])
     try:
@@ -106,6 +153,8 @@ def _child(request: dict) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.environ.update(request["env"])
+        if slot is not None:
+            _reset(slot, scratch)
         import tempfile
 
         tempfile.tempdir = None  # TMPDIR is the child's own scratch folder
@@ -134,14 +183,20 @@ def _child(request: dict) -> None:
 
 def serve() -> None:
     _preload()
+    zygotes: dict = {}  # slot folder -> grader.zygote.Zygote
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    for line in sys.stdin:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(request)
-        sys.stdout.write(json.dumps({"pid": pid}) + "\n")
-        sys.stdout.flush()
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            running = _zygote_for(zygotes, request)
+            pid = os.fork()
+            if pid == 0:
+                _child(request, running.handle() if running is not None else None)
+            sys.stdout.write(json.dumps({"pid": pid}) + "\n")
+            sys.stdout.flush()
+    finally:
+        for running in zygotes.values():
+            running.stop()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import evidence
+from grader import evidence, sandbox, zygote
 from grader.assignments import SUITES_ENV, find
 from grader.collect import Collector
 from grader.errors import FollowsWhatWasLacking, LacksWhatItNeeds, NeedsHeavyWork
@@ -319,12 +319,47 @@ def _fork_server():
     return _server[0]
 
 
-def _start_child(args: list[str], log, scratch: Path) -> tuple[int, subprocess.Popen | None]:
-    """(pid, Popen or None): a child forked by the fork server, else a fresh `python -m grader.grade`."""
+_slots = {"root": None, "free": [], "count": 0}  # the batch's grading slots (grader/zygote.py): folders
+_slots_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _slot(options: GradeOptions):
+    """A grading slot's folder, held while one submission is graded (at most one per parallel job), where the
+    kernels come from a zygote (bubblewrap batches with a fork server); else None."""
+    if _fork_server() is None or not zygote.enabled() or sandbox.resolve_quietly(options.sandbox) != "bwrap":
+        yield None
+        return
+    with _slots_lock:
+        if _slots["root"] is None:
+            _slots["root"] = zygote.slot_root()
+            atexit.register(_remove_slots, _slots["root"])
+        if _slots["free"]:
+            folder = _slots["free"].pop()
+        else:
+            folder, _slots["count"] = _slots["root"] / str(_slots["count"]), _slots["count"] + 1
+    folder.mkdir(exist_ok=True)
+    try:
+        yield folder
+    finally:
+        with _slots_lock:
+            _slots["free"].append(folder)
+
+
+def _remove_slots(root: Path) -> None:
+    """At exit: the fork server first (its zygotes' sandboxes end with it), then the slots' folders."""
+    for server in _server:
+        server.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_child(args: list[str], log, scratch: Path, slot: dict | None) -> tuple[int, subprocess.Popen | None]:
+    """(pid, Popen or None): a child forked by the fork server (its kernels from `slot`'s zygote, if any),
+    else a fresh `python -m grader.grade`."""
     server = _fork_server()
     if server is not None:
         try:
-            return server.spawn(args, Path(log.name), scratch, _child_env(scratch)), None
+            return server.spawn(args, Path(log.name), scratch, _child_env(scratch), slot), None
         except RuntimeError as err:
             print(f"{err}; starting a fresh process instead", file=log, flush=True)
     child = subprocess.Popen([sys.executable, *SAFE_PATH, "-m", "grader.grade", *args], stdout=log,
@@ -333,14 +368,14 @@ def _start_child(args: list[str], log, scratch: Path) -> tuple[int, subprocess.P
     return child.pid, child
 
 
-def _run_child(args: list[str], log, timeout: float, scratch: Path) -> int | str:
+def _run_child(args: list[str], log, timeout: float, scratch: Path, slot: dict | None = None) -> int | str:
     """The exit status of a child grading `args` (grader.grade._main's), or "timeout" (then it was killed with
     its kernels). Its temporary files (the notebook's scratch copy, the kernel's sockets) go under `scratch`,
     removed by the caller even when the child was killed."""
     with _children_lock:
         if _stopping.is_set():
             raise Interrupted
-        pid, child = _start_child(args, log, scratch)
+        pid, child = _start_child(args, log, scratch, slot)
         _children.add(pid)
     try:
         if child is None:
@@ -368,13 +403,15 @@ def grade_isolated(submission: Submission, out: Path, options: GradeOptions, *, 
     folder.mkdir(parents=True, exist_ok=True)
     request = folder / "request.json"
     request.write_text(json.dumps({"submission": asdict(submission), "options": asdict(options)}, default=str))
-    scratch = Path(tempfile.mkdtemp(prefix="llm-grader-run-"))
-    try:
-        with (folder / "grader.log").open("w") as log:
-            returncode = _run_child([str(request), str(folder)], log, timeout, scratch)
-    finally:
-        request.unlink(missing_ok=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+    with _slot(options) as slot:
+        scratch = Path(tempfile.mkdtemp(prefix="llm-grader-run-", dir=slot))
+        try:
+            with (folder / "grader.log").open("w") as log:
+                returncode = _run_child([str(request), str(folder)], log, timeout, scratch,
+                                        {"slot": str(slot), "weights": options.weights} if slot else None)
+        finally:
+            request.unlink(missing_ok=True)
+            shutil.rmtree(scratch, ignore_errors=True)
     if returncode != 0 and _stopping.is_set():
         raise Interrupted(submission.label)
     if returncode != 0 or not (folder / "report.json").exists():

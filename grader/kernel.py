@@ -1,5 +1,8 @@
 """One sandboxed ipykernel process: started with resource limits, fed code, interrupted, killed.
 
+In a bubblewrap batch the kernel is forked by the grading slot's zygote (grader/zygote.py), with the same
+folder, environment and limits, and known by its pid; elsewhere jupyter_client starts a fresh one.
+
 The loop talks to the kernel through jupyter_client directly (nbclient's executor keeps
 every output in memory and re-sends the interrupt forever when a cell ignores it): code gets
 a timeout, then SIGINT, then after a grace period SIGKILL of the kernel's process group.
@@ -31,8 +34,10 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from grader import zygote
 from grader.sandbox import PYTHON, Bubblewrap, socket_folder
 from grader.settings import DEFAULTS
+from grader.zygote import ForkedKernelManager
 
 GiB, MiB = 2**30, 2**20
 MAX_MESSAGE_BYTES = 32 * MiB  # larger kernel messages drop the connection instead of the grader's memory
@@ -213,12 +218,14 @@ class Kernel:
     def __init__(self, workdir: Path, options: SessionOptions, serial: int, *, env: dict[str, str], state_dir: Path):
         gdir, self.closed, self.sockets, self.lane, self.lane_dir = state_dir, False, None, None, None
         gdir.mkdir(parents=True, exist_ok=True)
-        self.km = self._manager(workdir, options, gdir / f"kernel-{serial}.json")
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        with open(gdir / f"kernel-{serial}.log", "ab") as log:
-            self.km.start_kernel(cwd=str(workdir), env=env, stdout=log, stderr=log,
-                                 preexec_fn=_preexec(_rlimits(options.limits)))
+        self.km = self._forked(workdir, options, env, gdir, serial)
+        if self.km is None:
+            self.km = self._manager(workdir, options, gdir / f"kernel-{serial}.json")
+            with open(gdir / f"kernel-{serial}.log", "ab") as log:
+                self.km.start_kernel(cwd=str(workdir), env=env, stdout=log, stderr=log,
+                                     preexec_fn=_preexec(_rlimits(options.limits)))
         self.kc = self.km.client(context=self.context)
         self.kc.start_channels(hb=False)
         try:
@@ -226,6 +233,28 @@ class Kernel:
         except BaseException:
             self.close()
             raise
+
+    def _forked(self, workdir: Path, options: SessionOptions, env: dict[str, str], gdir: Path,
+                serial: int) -> ForkedKernelManager | None:
+        """A kernel forked by this grading slot's zygote (grader/zygote.py), in a bwrap batch; None when there is
+        none for these options and folders, or it failed (then it is not used again)."""
+        slot = zygote.current()
+        if options.sandbox != "bwrap" or slot is None or slot.weights != options.weights:
+            return None
+        sockets = socket_folder(str(slot.folder))
+        if not slot.covers(workdir, gdir, sockets):
+            shutil.rmtree(sockets, ignore_errors=True)
+            return None
+        km = ForkedKernelManager(slot, gdir / f"kernel-{serial}.json", sockets)
+        try:
+            km.start_kernel(cwd=str(workdir), env=env, log=gdir / f"kernel-{serial}.log",
+                            rlimits=_rlimits(options.limits))
+        except (zygote.ZygoteError, OSError) as err:
+            zygote.detach_broken(str(err))
+            shutil.rmtree(sockets, ignore_errors=True)
+            return None
+        self.sockets = sockets
+        return km
 
     def _manager(self, workdir: Path, options: SessionOptions, connection_file: Path) -> _GraderKernelManager:
         """This interpreter's kernel; in bubblewrap with Unix-socket channels when options.sandbox is "bwrap"."""

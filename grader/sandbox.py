@@ -40,7 +40,7 @@ NOT_ISOLATED = ("this notebook ran without a sandbox ({why}), so it could read a
 # caller's folder in it, which the sandbox does not show (symlinks stay: a venv's python must stay itself)
 PYTHON = os.path.abspath(sys.executable)
 HIDDEN_PACKAGES = ("grader", "student_tests")  # not readable from the kernel, nor any other suites root
-KERNEL_SIDE_FILES = ("kernel_side.py", "probes_kernel")  # of grader/: what the probes load by path
+KERNEL_SIDE_FILES = ("kernel_side.py", "probes_kernel", "zygote_side.py")  # of grader/: what kernels load by path
 
 
 class SandboxUnavailable(RuntimeError):
@@ -76,6 +76,14 @@ def resolve(mode: str) -> str:
     if problem and mode == "bwrap":
         raise SandboxUnavailable(f"--sandbox bwrap: {problem}; or grade with --sandbox none")
     return "none" if problem else "bwrap"
+
+
+def resolve_quietly(mode: str) -> str | None:
+    """`resolve`, or None where the mode is unknown or cannot run (the grading child reports it)."""
+    try:
+        return resolve(mode)
+    except (ValueError, SandboxUnavailable):
+        return None
 
 
 def not_isolated_note(requested: str) -> str:
@@ -159,7 +167,8 @@ class Bubblewrap:
         return args + command
 
 
-def socket_folder() -> Path:
-    """A short private folder for a kernel's Unix sockets (a socket path must stay under 108 bytes)."""
-    base = tempfile.gettempdir()
+def socket_folder(base: str | None = None) -> Path:
+    """A short private folder for a kernel's Unix sockets (a socket path must stay under 108 bytes), under `base`
+    (default: TMPDIR) or /tmp."""
+    base = base or tempfile.gettempdir()
     return Path(tempfile.mkdtemp(prefix="llm-grader-ipc-", dir=base if len(base) < 60 else "/tmp"))
