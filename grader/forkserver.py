@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+from grader.zygote_side import become_child
+
 SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # the working folder never shadows the grader
 STATUS_FILE = "exit-status"
 
@@ -145,13 +147,7 @@ def _child(request: dict, slot=None) -> None:
     """In the forked child: become a grading child (session, log, environment), grade, write the status."""
     status, scratch = 1, Path(request["scratch"])
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its kernels and subprocesses are waited for
-        os.setsid()
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        become_child(request["log"])
         os.environ.update(request["env"])
         if slot is not None:
             _reset(slot, scratch)

@@ -142,17 +142,23 @@ def _serve_one(ctl: socket.socket, request: dict) -> None:
         _kernel(ctl, request)  # never returns
 
 
+def become_child(log_path: str) -> None:
+    """In a freshly forked child (a kernel here, a grading child in grader/forkserver.py): its children are waited
+    for, it leads a session of its own, reads nothing, and writes to the log."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+
+
 def _kernel(ctl: socket.socket, request: dict) -> None:
     """In the forked child: become the notebook's kernel (its folder, environment, limits, log), say so, run."""
     status = 1
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.setsid()
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        become_child(request["log"])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

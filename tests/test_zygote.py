@@ -145,3 +145,28 @@ def test_a_zygote_that_stops_answering_is_abandoned_and_kernels_start_fresh(tmp_
         assert not isinstance(session._kernel.km, ForkedKernelManager)
     assert zygote.current() is None
     assert result.output == "fresh\n"
+
+
+def test_the_fork_server_starts_a_slots_zygote_again_when_it_died_or_the_weights_changed(tmp_path, monkeypatch):
+    from grader.assignments import SUITES_ENV
+    from grader.forkserver import _zygote_for
+
+    monkeypatch.setenv(SUITES_ENV, "")  # _zygote_for sets it to the request's, for the sandbox's probe files
+    folder = Path(tempfile.mkdtemp(prefix="zy-", dir="/tmp"))
+    request = {"env": {"PATH": os.environ["PATH"]}, "zygote": {"slot": str(folder / "0"), "weights": None}}
+    zygotes: dict = {}
+    try:
+        first = _zygote_for(zygotes, request)
+        assert _zygote_for(zygotes, request) is first and first.alive()
+        first.process.kill()
+        first.process.wait()
+        second = _zygote_for(zygotes, request)
+        assert second is not first and second.alive()
+        (tmp_path / "weights").mkdir()
+        third = _zygote_for(zygotes, {**request, "zygote": {**request["zygote"], "weights": str(tmp_path / "weights")}})
+        assert third is not second and third.alive() and not second.alive()
+        assert _zygote_for(zygotes, {**request, "zygote": None}) is None
+    finally:
+        for running in zygotes.values():
+            running.stop()
+        shutil.rmtree(folder, ignore_errors=True)
