@@ -73,25 +73,39 @@ class Zygote:
             theirs.close()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.socket = ours
+        try:  # the sandbox is killed through a pidfd: its pid may be reused once it has ended (SIGCHLD ignored)
+            self.pidfd = os.pidfd_open(self.process.pid)
+        except ProcessLookupError:
+            self.pidfd = None
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
 
     def stop(self) -> None:
-        if self.alive():
-            self.process.kill()  # bwrap --die-with-parent: the whole sandbox goes with it
+        _kill(self.pidfd)  # bwrap --die-with-parent: the whole sandbox goes with it
         self.process.wait()
         self.socket.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def handle(self) -> "Slot":
-        return Slot(self.socket, self.folder, self.weights, self.process.pid)
+        return Slot(self.socket, self.folder, self.weights, self.pidfd)
+
+
+def _kill(pidfd: int | None) -> None:
+    if pidfd is not None:
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
 
 
 class Slot:
     """A grading child's use of its slot's zygote (set by the fork server with `attach`)."""
 
-    def __init__(self, sock: socket.socket, folder: Path, weights: str | None, sandbox_pid: int):
-        self.socket, self.folder, self.weights, self.sandbox_pid = sock, Path(folder), weights, sandbox_pid
+    def __init__(self, sock: socket.socket, folder: Path, weights: str | None, sandbox_pidfd: int | None):
+        self.socket, self.folder, self.weights, self.sandbox_pidfd = sock, Path(folder), weights, sandbox_pidfd
 
     def covers(self, *paths: Path) -> bool:
         return all(Path(p).resolve().is_relative_to(self.folder) for p in paths)
@@ -130,16 +144,13 @@ class Slot:
     def kernel(self, request: dict) -> int:
         """Fork a kernel (grader.zygote_side._kernel's request); its host pid."""
         answer, pid = self._exchange({"op": "kernel", **request}, REPLY_TIMEOUT)
-        if "pid" not in answer or not pid or pid == self.sandbox_pid:
+        if "pid" not in answer or not pid:
             raise ZygoteError(f"the kernel zygote could not start a kernel: {answer.get('error', answer)}")
         return pid
 
     def abandon(self) -> None:
         """Kill this slot's sandbox; the fork server starts a new zygote for the slot's next submission."""
-        try:
-            os.kill(self.sandbox_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(self.sandbox_pidfd)
         self.socket.close()
 
 

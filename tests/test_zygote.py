@@ -139,7 +139,7 @@ def test_nothing_one_submission_leaves_reaches_the_next(tmp_path, slot):
 def test_a_zygote_that_stops_answering_is_abandoned_and_kernels_start_fresh(tmp_path, slot):
     handle, next_submission = slot
     scratch = next_submission()
-    os.kill(handle.sandbox_pid, signal.SIGKILL)  # as if it had died; the fork server would start another
+    signal.pidfd_send_signal(handle.sandbox_pidfd, signal.SIGKILL)  # as if it had died
     with _session(tmp_path, scratch, "student", "print('fresh')") as session:
         [result] = session.run_all().cells
         assert not isinstance(session._kernel.km, ForkedKernelManager)
