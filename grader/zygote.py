@@ -79,7 +79,7 @@ class Zygote:
             self.pidfd = None
 
     def alive(self) -> bool:
-        return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
+        return _running(self.pidfd)
 
     def stop(self) -> None:
         _kill(self.pidfd)  # bwrap --die-with-parent: the whole sandbox goes with it
@@ -91,6 +91,11 @@ class Zygote:
 
     def handle(self) -> "Slot":
         return Slot(self.socket, self.folder, self.weights, self.pidfd)
+
+
+def _running(pidfd: int | None) -> bool:
+    """Whether the process behind a pidfd still runs (a pidfd turns readable when its process ends)."""
+    return pidfd is not None and not select.select([pidfd], [], [], 0)[0]
 
 
 def _kill(pidfd: int | None) -> None:
@@ -197,7 +202,7 @@ class ForkedKernelManager:
         return self.pid is not None
 
     def is_alive(self) -> bool:
-        return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
+        return _running(self.pidfd)
 
     def client(self, context=None) -> BlockingKernelClient:
         client = BlockingKernelClient(connection_file=str(self.connection_file), context=context)
@@ -221,9 +226,6 @@ class ForkedKernelManager:
         except (ZygoteError, OSError) as err:
             detach_broken(str(err))
         if self.pidfd is not None:
-            try:
-                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None

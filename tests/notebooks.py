@@ -36,3 +36,15 @@ def student_pytest(suite: Path, submission: Path, *extra: str, timeout: float = 
     """A student's own run, `pytest <suite> --submission <submission> -q`, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "pytest", str(suite), "--submission", str(submission), "-q",
                            "-p", "no:cacheprovider", *extra], capture_output=True, text=True, timeout=timeout)
+
+
+def processes_with(marker: str) -> list[str]:
+    """The pids of the host's processes whose command line holds `marker` (a notebook's child, found again)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            pass
+    return found

@@ -21,7 +21,7 @@ import pytest
 import reference
 from grader import sandbox
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
-from notebooks import write_notebook
+from notebooks import processes_with, write_notebook
 
 needs_bwrap = pytest.mark.skipif(sandbox.bwrap_problem() is not None,
                                  reason=f"bubblewrap cannot run here: {sandbox.bwrap_problem()}")
@@ -78,17 +78,6 @@ def listener():
     server.close()
 
 
-def _processes_with(marker: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes():
-                found.append(str(cmdline.parent))
-        except OSError:
-            pass
-    return found
-
-
 @needs_bwrap
 def test_every_escape_attempt_fails(tmp_path, listener, monkeypatch):
     port, reached = listener
@@ -117,7 +106,7 @@ def test_every_escape_attempt_fails(tmp_path, listener, monkeypatch):
     assert not (Path.home() / "planted-by-notebook.txt").exists()
     assert not (Path(reference.__file__).parent / "planted-by-notebook.txt").exists()
     assert not list(Path("/tmp").glob("filler-by-notebook*"))
-    assert _processes_with(MARKER) == [], "a process the notebook started outlived its kernel"
+    assert processes_with(MARKER) == [], "a process the notebook started outlived its kernel"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from grader import sandbox, zygote
 from grader.execute import KernelSession, SessionOptions, prepare_workdir
 from grader.zygote import ForkedKernelManager
-from notebooks import write_notebook
+from notebooks import processes_with, write_notebook
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_problem() is not None or not zygote.enabled(),
                                 reason=f"bubblewrap cannot run here: {sandbox.bwrap_problem()}")
@@ -52,17 +52,6 @@ def _session(tmp_path: Path, scratch: Path, name: str, *cells: str) -> KernelSes
     (tmp_path / name / "helpers.py").write_text("ANSWER = 42\n")
     workdir = prepare_workdir(tmp_path / name, scratch)
     return KernelSession(workdir / "assignment1.ipynb", workdir, options=OPTIONS)
-
-
-def _host_processes_with(marker: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes():
-                found.append(cmdline.parent.name)
-        except OSError:
-            pass
-    return found
 
 
 def _waited(condition, seconds: float = 5.0) -> bool:
@@ -115,10 +104,10 @@ def test_nothing_one_submission_leaves_reaches_the_next(tmp_path, slot):
     results = first_session.run_all().cells
     assert [r.status for r in results] == ["ok"] * 4, [r.output[-300:] for r in results]
     assert "READ" not in results[2].output
-    assert _host_processes_with(MARKER), "the notebook's process runs as long as its kernel"
+    assert processes_with(MARKER), "the notebook's process runs as long as its kernel"
 
     second = next_submission()  # as if the first grading child had been killed with its kernel still running
-    assert _host_processes_with(MARKER) == []
+    assert processes_with(MARKER) == []
     assert _waited(lambda: not first_session.alive), "the first kernel outlived the reset"
     first_session.close()
     assert sorted(os.listdir(first.parent)) == [second.name] and os.listdir(second) == []
