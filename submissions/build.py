@@ -7,10 +7,13 @@ Run from the repository root:
     .venv/bin/python submissions/build.py --check          # compare sources with the committed files only
     .venv/bin/python submissions/build.py --modules        # write the generated modules (bash .ci/install does)
 
-Each sample is data in a spec module (submissions/builder/a1.py, ...): a correct notebook's cells, one-bug
-copies made by replacements that must apply exactly once, the README and the student's .py modules. The
-full build executes each notebook with nbclient and writes submissions/<assignment>/<student>/. --check
-executes nothing: it compares cell sources (in order), README.md and the modules with the committed files.
+A correct sample's committed folder is its own source: its notebook, README.md and .py modules (edit them
+there, in Jupyter or an editor). A spec module per assignment (submissions/builder/a1.py, ...) names those
+samples and makes the others from them: one-bug copies by replacements that must apply exactly once, copies
+under the student's own names, a long run handed in with a short run's outputs. The full build executes each
+notebook with nbclient and writes submissions/<assignment>/<student>/; after editing a correct sample, rebuild
+its assignment so that its copies follow. --check executes nothing: it compares the copies' cell sources (in
+order), README.md and modules with the committed files.
 The verdicts each sample must get are in submissions/<assignment>/expected*.toml, written by hand.
 
 The modules many samples hand in (core.GENERATED: previous_chapters.py, their GPT code from earlier

@@ -1,8 +1,9 @@
-"""The sample submissions as data: one spec module per assignment part, shared helpers in core and snippets."""
+"""The sample submissions: one spec module per assignment part (its correct samples, read from their committed
+folders, and the copies made from them), shared helpers in core, the generated modules' source in snippets."""
 
 from importlib import import_module
 
-SPECS = {  # assignment -> its spec modules (the book-style notebook and its bugs, then the other styles)
+SPECS = {  # assignment -> its spec modules (the book-style notebook and its copies, then the other styles)
     "a1": ["a1", "a1_styles"],
     "a2": ["a2", "a2_styles"],
     "a3": ["a3", "a3_styles"],

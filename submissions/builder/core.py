@@ -1,7 +1,9 @@
-"""What every spec shares: the Sample record, one-bug copies, renaming, and writing, running and checking samples.
+"""What every spec shares: the Sample record, correct samples read from their committed folders, one-bug copies,
+renaming, and writing, running and checking samples.
 
-A spec module (a1.py, ...) describes its samples as data: notebook cells as (kind, source) pairs, the README
-and the student's own .py modules. Nothing here knows an assignment; build.py drives it.
+A sample is its notebook cells as (kind, source) pairs, its README and the student's own .py modules. A spec
+module (a1.py, ...) reads its correct samples from their committed folders (handed_in) and makes the others
+from them (variant, renamed, own_names). Nothing here knows an assignment; build.py drives it.
 """
 
 import json
@@ -9,9 +11,11 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 MD, CODE = "md", "code"
 KINDS = {MD: "markdown", CODE: "code"}
+SUBMISSIONS = Path(__file__).resolve().parent.parent  # submissions/, holding a1/ ... a5/
 # modules many samples hand in (their GPT code from earlier assignments): written by `build.py --modules`, which
 # `bash .ci/install` runs, and never committed (.gitignore); each sample's copy is still its own text
 GENERATED = ("previous_chapters.py",)
@@ -43,10 +47,26 @@ class Sample:
     run: Run = Run()
     run_cells: list = None  # cells executed instead (a long run handed in with a short run's outputs)
     may_fail: bool = False  # the handed-in notebook stops with an error
+    committed: bool = False  # its committed folder is its source (see handed_in): nothing to compare it with
 
     @property
     def key(self):
         return f"{self.assignment}/{self.student}"
+
+
+def handed_in(assignment, student, run=Run(), generated=None, root=SUBMISSIONS):
+    """A correct sample whose committed folder is its own source: the notebook's cells, README.md and the
+    student's .py modules as committed (edit them there, e.g. in Jupyter), plus `generated` ({file name: text},
+    the GENERATED modules, which are not committed). One-bug copies are made from it with `variant`."""
+    folder = root / assignment / student
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if len(notebooks) != 1:
+        raise ValueError(f"{assignment}/{student} must hold one notebook, not {[p.name for p in notebooks]}")
+    kind_of = {saved: kind for kind, saved in KINDS.items()}
+    cells = [(kind_of[kind], source) for kind, source in saved_cells(notebooks[0])]
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py")) if p.name not in GENERATED}
+    return Sample(assignment, student, notebooks[0].name, cells, (folder / "README.md").read_text(encoding="utf-8"),
+                  {**files, **(generated or {})}, run=run, committed=True)
 
 
 def replace_once(texts, old, new):
@@ -70,7 +90,7 @@ def with_bug(cells, replacements, files=None):
 def variant(base, student, replacements=(), **changes):
     """A copy of `base` under another student's name, with `changes` to its fields, then each (old, new) applied
     exactly once to its cells or modules."""
-    sample = replace(base, student=student, **changes)
+    sample = replace(base, student=student, committed=False, **changes)
     cells, files = with_bug(sample.cells, replacements, sample.files)
     return replace(sample, cells=cells, files=files)
 

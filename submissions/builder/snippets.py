@@ -1,6 +1,6 @@
-"""Source code that several samples contain word for word, written once: the book-style GPT components the
-a4 notebook, the classification/LoRA and instruction students' previous_chapters.py and the defensive
-students' modules share, and a5's evaluate_model. Specs splice them into their cells with `+`."""
+"""The generated modules' source (core.GENERATED, never committed): the previous_chapters.py that the a5
+classification/LoRA students and the instruction students hand in, their GPT code from earlier assignments,
+made of the book-style components below."""
 
 LAYER_NORM = '''\
 class LayerNorm(nn.Module):
@@ -36,21 +36,6 @@ class GPTModel(nn.Module):
         self.final_norm = LayerNorm(cfg["emb_dim"])
         self.out_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)'''
 
-# the a4 and a5 defensive students' block: positional arguments, both norms on one line
-POSITIONAL_BLOCK = '''\
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(cfg["emb_dim"], cfg["emb_dim"], cfg["context_length"], cfg["drop_rate"],
-                                      cfg["n_heads"], cfg["qkv_bias"])
-        self.ff = FeedForward(cfg)
-        self.norm1, self.norm2 = LayerNorm(cfg["emb_dim"]), LayerNorm(cfg["emb_dim"])
-        self.drop_shortcut = nn.Dropout(cfg["drop_rate"])
-
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))'''
-
 TEXT_TOKEN_IDS = '''\
 def text_to_token_ids(text, tokenizer):
     encoded = tokenizer.encode(text, allowed_special={"<|endoftext|>"})
@@ -60,18 +45,8 @@ def text_to_token_ids(text, tokenizer):
 def token_ids_to_text(token_ids, tokenizer):
     return tokenizer.decode(token_ids.squeeze(0).tolist())'''
 
-EVALUATE_MODEL = '''\
-def evaluate_model(model, train_loader, val_loader, device, eval_iter):
-    model.eval()
-    with torch.no_grad():
-        train_loss = calc_loss_loader(train_loader, model, device, num_batches=eval_iter)
-        val_loss = calc_loss_loader(val_loader, model, device, num_batches=eval_iter)
-    model.train()
-    return train_loss, val_loss'''
-
-
 def split_heads_attention(docstring):
-    """The a4 notebook's and the instruction students' MultiHeadAttention (one `split` lambda for q, k, v)."""
+    """The instruction students' MultiHeadAttention (one `split` lambda for q, k, v)."""
     return f'''\
 class MultiHeadAttention(nn.Module):
     """{docstring}"""
