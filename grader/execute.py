@@ -58,6 +58,7 @@ NETWORK_ERRORS = frozenset({
     "MaxRetryError", "NameResolutionError", "NewConnectionError", "ConnectTimeout", "ReadTimeout", "ProxyError",
     "SSLError", "RemoteDisconnected", "LocalEntryNotFoundError", "OfflineModeIsEnabled"})
 MISSING_PACKAGE = re.compile(r"No module named '([^']+)'|No package metadata was found for (\S+)")
+CELL_NUMBER = re.compile(r"\bCell In\[(\d+)\]")  # IPython's name for a cell in a traceback (kernel_side too)
 TOO_LARGE = re.compile(r"\[Errno 27\]|inline_container\.cc.*unexpected pos")  # EFBIG: open().write, torch.save
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", GRADER_DIR}
 KEEP_ENV = {"PATH", "LANG", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -233,7 +234,8 @@ class KernelSession:
         self.workdir = Path(workdir).resolve()
         self.options = options or SessionOptions()
         self.restarts, self.died_in_cell, self.death = 0, None, None
-        self._ok_sources: list[str] = []
+        self._ok_cells: list[tuple[int, str]] = []  # (index, source) of the cells that ran ok, for replays
+        self._cell_numbers: dict[int, int] = {}  # the kernel's In[n] -> index of the notebook cell it ran
         self._unset: dict[str, str] = {}  # a name heavy work the grader cut would have set -> its cell's label
         self._lacking: dict[str, str] = {}  # label of a cell that needed what the machine lacks -> what it lacked
         self._kernel: Kernel | None = None
@@ -250,6 +252,7 @@ class KernelSession:
         """Start the kernel and run the grader's preload in it; a kernel that cannot start is the grader's fault
         and raises RuntimeError."""
         self._serial += 1
+        self._cell_numbers.clear()
         self._kernel = Kernel(self.workdir, self.options, self._serial,
                               env=kernel_env(self.workdir, self.options.weights), state_dir=grader_dir(self.workdir))
         preload = f"preload({self.options.heavy_after!r}, {self.options.heavy_grace!r}, {probe_files()!r})"
@@ -284,7 +287,7 @@ class KernelSession:
         if not source.strip():
             return CellResult(index, "ok")
         timeout = min(self.options.cell_timeout, left)
-        reply = self._execute(source, timeout)
+        reply = self._execute_cell(index, source, timeout)
         self._budget_spent |= reply.status == "timeout" and timeout < self.options.cell_timeout
         reason = self._after_cell(index, source, reply, timeout)
         result = CellResult(index, reply.status, reply.seconds, reply.error_name, reply.error_message,
@@ -371,7 +374,7 @@ class KernelSession:
         label = cell_label(index)
         reason = CellTimeout(cell=label, seconds=timeout).message if reply.status == "timeout" else ""
         if reply.status == "ok":
-            self._ok_sources.append(source)
+            self._ok_cells.append((index, source))
         elif reply.status == "kernel_died":
             self.died_in_cell = index if self.died_in_cell is None else self.died_in_cell
             self.death, reason = label, KernelDied(where=label).message
@@ -397,11 +400,25 @@ class KernelSession:
         return False
 
     def _replay(self) -> bool:
-        for source in self._ok_sources:
-            reply = self._execute(source, self.options.cell_timeout, cap=1000)
+        for index, source in self._ok_cells:
+            reply = self._execute_cell(index, source, self.options.cell_timeout, cap=1000)
             if reply.status == "kernel_died" or reply.killed:
                 return False
         return True
+
+    def _execute_cell(self, index: int, source: str, timeout: float, *, cap: int | None = None) -> CodeReply:
+        reply = self._execute(source, timeout, cap=cap)
+        if reply.execution_count is not None:
+            self._cell_numbers[reply.execution_count] = index
+        return reply
+
+    def cell_names(self, text: str) -> str:
+        """`text` (a traceback from this kernel) with IPython's `Cell In[n]` replaced by the notebook's cell label;
+        a number the notebook's cells never had (code run by hand in a probe) becomes "a cell"."""
+        def label(match: re.Match) -> str:
+            index = self._cell_numbers.get(int(match[1]))
+            return "a cell" if index is None else cell_label(index)
+        return CELL_NUMBER.sub(label, text)
 
     def run_code(self, code: str, timeout: float, *, label: str = "grader code") -> CodeReply:
         """Run probe code in the notebook's namespace (not stored in its history)."""

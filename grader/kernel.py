@@ -88,6 +88,7 @@ class CodeReply:
     error_message: str | None = None
     output: str = ""
     killed: bool = False  # it ignored the interrupt and the kernel was killed
+    execution_count: int | None = None  # the kernel's number for it (IPython's In[n]), when it was stored
 
 
 
@@ -184,7 +185,9 @@ class _Run:
         if status == "ok" and content.get("status") != "ok":
             status = "error"
         message = None if value is None else "\n".join(str(value).splitlines()[:5])[:500]
-        return CodeReply(status, round(seconds, 3), name, message, self.out.text(), killed)
+        count = content.get("execution_count")
+        return CodeReply(status, round(seconds, 3), name, message, self.out.text(), killed,
+                         count if isinstance(count, int) else None)
 
 
 class _Lane:

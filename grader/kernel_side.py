@@ -28,6 +28,7 @@ import contextlib
 import dis
 import inspect
 import json
+import linecache
 import os
 import re
 import runpy
@@ -125,8 +126,13 @@ def _is_tensor(value):
     return torch is not None and isinstance(value, torch.Tensor)
 
 
+def _shell():
+    """The IPython shell the kernel runs, or None (a plain interpreter)."""
+    return getattr(__import__("builtins"), "get_ipython", lambda: None)()
+
+
 def _user_namespace():
-    shell = getattr(__import__("builtins"), "get_ipython", lambda: None)()
+    shell = _shell()
     return shell.user_ns if shell is not None else vars(sys.modules["__main__"])
 
 
@@ -499,8 +505,22 @@ def _failure(err, components):
     else:
         lines = traceback.format_exception(type(err), err, err.__traceback__)
         error = {"kind": "exception", "name": type(err).__name__, "message": _text(err),
-                 "traceback": _text("".join(lines)[-4000:], 4000)}
+                 "traceback": _text(_named_files("".join(lines))[-4000:], 4000)}
     return {"ok": False, "error": _encode(error, {}), "components": components}
+
+
+def _named_files(text):
+    """A traceback with each notebook cell's temporary file named as IPython names it (`Cell In[7], line 3`; the
+    grader turns that into the notebook's cell) and the submission's own files named relative to its folder."""
+    shell = _shell()
+    if shell is not None:
+        history = shell.history_manager.input_hist_parsed
+        for filename, number in list(getattr(shell.compile, "_filename_map", {}).items()):
+            cached = linecache.cache.get(filename)
+            # the grader's own calls share a cell's number (they are not stored): only the stored cell's file counts
+            if cached and 0 < number < len(history) and "".join(cached[2]).strip() == history[number].strip():
+                text = text.replace(f'File "{filename}"', f"Cell In[{number}]")
+    return text.replace(f'File "{os.getcwd()}{os.sep}', 'File "')
 
 
 def _write(folder, body, tensors):

@@ -386,7 +386,7 @@ class Notebook:
                                 f"({err.details.get('message', '')[:200]}); the objects your notebook keeps take "
                                 "part of its memory, so this is not counted as your error. Free big models and "
                                 "checkpoints you no longer need (del, then gc.collect())")
-            pytest.fail(_explain(err, what), pytrace=False)
+            pytest.fail(self.session.cell_names(_explain(err, what)), pytrace=False)
         except GraderError as err:
             pytest.fail(f"{what}: {err.message}", pytrace=False)
 
