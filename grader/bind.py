@@ -20,7 +20,7 @@ import itertools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -152,6 +152,7 @@ class Unit:
     order: int = 0
     raw: bool = False
     tied_to: str | None = None  # a head sharing its weight with this parameter
+    stored: tuple[int, ...] = ()  # a table kept with leading size-1 dimensions, e.g. (1, ctx, emb): its shape
 
     def logical(self, layout: str) -> tuple[int, int]:
         """(in, out) of a projection stored in `layout`."""
@@ -216,7 +217,7 @@ def _raw_units(owner: str, params: list[Param], order: int) -> list[Unit]:
     vectors = [p for p in params if len(p.shape) == 1]
     matrices = [p for p in params if len(p.shape) == 2]
     others = [p for p in params if len(p.shape) not in (1, 2)]
-    units = [Unit("other", p.name, p.name, None, p.shape, (), order=order) for p in others]
+    units = [_other_unit(p, order) for p in others]
     if not matrices and len(vectors) <= 2 and len({v.shape for v in vectors}) == 1:
         scale, *rest = vectors
         shift = rest[0] if rest else None
@@ -236,6 +237,17 @@ def _raw_units(owner: str, params: list[Param], order: int) -> list[Unit]:
     units += [Unit("vector", v.name, None, v.name, v.shape, (), order=order + len(matrices) + i, raw=True)
               for i, v in enumerate(vectors) if v.name not in taken]
     return units
+
+
+def _other_unit(param: Param, order: int) -> Unit:
+    """A parameter of neither 1 nor 2 dimensions: a table when it is one behind leading size-1 dimensions (a position
+    table kept as (1, context_length, emb_dim) to broadcast over the batch), else a unit nothing matches."""
+    squeezed = tuple(param.shape)
+    while len(squeezed) > 2 and squeezed[0] == 1:
+        squeezed = squeezed[1:]
+    if len(squeezed) == 2:
+        return Unit("table", param.name, param.name, None, squeezed, (), order=order, raw=True, stored=param.shape)
+    return Unit("other", param.name, param.name, None, param.shape, (), order=order)
 
 
 def units_of(tree: Tree) -> list[Unit]:
@@ -265,54 +277,90 @@ def units_of(tree: Tree) -> list[Unit]:
 
 # ---------------------------------------------------------------- scopes (blocks, heads)
 
-def _repeated(tree: Tree) -> dict[str, int]:
-    """Containers whose children "0".."n-1" are modules of one type with the same parameter shapes."""
+INDEXED = re.compile(r"^(.*?)(\d+)$")  # a child named with a prefix and an index: block0, head_1, h2
+
+
+def _same_modules(tree: Tree, members: list[str]) -> bool:
+    """Whether modules are of one type and hold parameters of the same shapes (some)."""
+    shapes = [sorted(p.shape for p in tree.params_under(m)) for m in members]
+    return bool(shapes[0]) and len({tree.types[m] for m in members}) == 1 and all(s == shapes[0] for s in shapes)
+
+
+def _repeated(tree: Tree) -> dict[str, tuple[str, ...]]:
+    """Repeated modules of one type with the same parameter shapes, {group: member paths in index order}: a
+    container's children "0".."n-1" (ModuleList, Sequential; the group is its path), or siblings made of
+    submodules and named with one prefix and the indices 0..n-1 or 1..n (`setattr(self, f"block{i}", ...)`; the
+    group is "<parent>.<prefix>*"; two norms `norm1`, `norm2` are roles, not repeats)."""
     found = {}
     for path in tree.kinds:
         kids = tree.children(path)
-        if not kids or not all(k.isdigit() for k in kids) or sorted(map(int, kids)) != list(range(len(kids))):
+        full = lambda kid: f"{path}.{kid}" if path else kid  # noqa: E731 - one expression, used twice
+        if kids and all(k.isdigit() for k in kids) and sorted(map(int, kids)) == list(range(len(kids))):
+            members = [full(k) for k in sorted(kids, key=int)]
+            if _same_modules(tree, members):
+                found[path] = tuple(members)
             continue
-        full = [f"{path}.{k}" if path else k for k in kids]
-        shapes = [sorted(p.shape for p in tree.params_under(f)) for f in full]
-        types = {tree.types[f] for f in full}
-        if shapes[0] and len(types) == 1 and all(s == shapes[0] for s in shapes):
-            found[path] = len(kids)
+        by_prefix = {}
+        for kid in kids:
+            if (match := INDEXED.match(kid)) and match[1] and not match[1][-1].isdigit():
+                by_prefix.setdefault(match[1], {})[int(match[2])] = kid
+        for prefix, indexed in by_prefix.items():
+            first = min(indexed)
+            if first in (0, 1) and sorted(indexed) == list(range(first, first + len(indexed))):
+                members = [full(indexed[i]) for i in sorted(indexed)]
+                if all(tree.children(m) for m in members) and _same_modules(tree, members):
+                    found[full(prefix + "*")] = tuple(members)
     return found
 
 
-def _book_levels(tree: Tree) -> dict[str, tuple[str, int]]:
-    return {path: (CONTAINER_LEVELS.get(path.rpartition(".")[2], path), n) for path, n in _repeated(tree).items()}
+def _book_levels(tree: Tree) -> dict[str, tuple[str, tuple[str, ...]]]:
+    return {path: (CONTAINER_LEVELS.get(path.rpartition(".")[2], path), members)
+            for path, members in _repeated(tree).items()}
 
 
-def _student_levels(tree: Tree, book: dict[str, tuple[str, int]], book_tree: Tree) -> dict[str, tuple[str, int]]:
-    """For each of the book's repeated containers, the student's container with as many children of the
-    same parameter count (the largest such)."""
+def _student_levels(tree: Tree, book: dict[str, tuple[str, tuple[str, ...]]],
+                    book_tree: Tree) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """For each of the book's repeated containers, the student's group with as many members of the same parameter
+    count (the largest such)."""
     found = {}
     candidates = _repeated(tree)
-    for book_path, (level, n) in book.items():
-        size = sum(torch.Size(p.shape).numel() for p in book_tree.params_under(f"{book_path}.0"))
-        best = [(path, count) for path, count in candidates.items() if count == n and path not in found]
-        by_size = [path for path, _ in best
-                   if abs(sum(torch.Size(p.shape).numel() for p in tree.params_under(f"{path}.0")) - size) <= size // 4]
-        if by_size:
-            found[by_size[0]] = (level, n)
+    size_of = lambda t, path: sum(torch.Size(p.shape).numel() for p in t.params_under(path))  # noqa: E731
+    for book_path, (level, book_members) in book.items():
+        size = size_of(book_tree, book_members[0])
+        best = [path for path, members in candidates.items()
+                if len(members) == len(book_members) and path not in found
+                and abs(size_of(tree, members[0]) - size) <= size // 4]
+        if best:
+            found[best[0]] = (level, candidates[best[0]])
     return found
 
 
-def _scoped(units: list[Unit], levels: dict[str, tuple[str, int]]) -> list[Unit]:
+def _scoped(units: list[Unit], levels: dict[str, tuple[str, tuple[str, ...]]]) -> list[Unit]:
     scoped = []
     for unit in units:
         scope, local = (), unit.key
-        for path, (level, _) in levels.items():
-            prefix = f"{path}." if path else ""
-            rest = unit.key[len(prefix):] if unit.key.startswith(prefix) else None
-            if rest is not None and rest.split(".")[0].isdigit():
-                index, _, local = rest.partition(".")
-                scope = (level, int(index))
+        for level, members in levels.values():
+            index = next((i for i, m in enumerate(members) if unit.key == m or unit.key.startswith(f"{m}.")), None)
+            if index is not None:
+                scope, local = (level, index), unit.key[len(members[index]) + 1:]
                 break
-        scoped.append(Unit(unit.kind, unit.key, unit.w, unit.b, unit.shape, unit.layouts, scope, local or unit.key,
-                           unit.order, unit.raw, unit.tied_to))
+        scoped.append(replace(unit, scope=scope, local=local or unit.key))
     return scoped
+
+
+def shared_repeats(tree: Tree) -> str | None:
+    """A student's fault the tree shows: one module registered as several repeated ones (`[Block(cfg)] * n`, which
+    repeats one object), so the "different" blocks or heads share every weight; None when there is none."""
+    for alias, source in tree.ties.items():
+        a, b = alias.split("."), source.split(".")
+        apart = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        if len(a) == len(b) and len(apart) == 1 and INDEXED.match(a[apart[0]]) and INDEXED.match(b[apart[0]]):
+            container = ".".join(a[:apart[0]]) or "your module"
+            return (f"`{container}` holds one module several times (`{'.'.join(b[:apart[0] + 1])}` and "
+                    f"`{'.'.join(a[:apart[0] + 1])}` are the same object, as `[Module(...)] * n` makes them), so "
+                    f"its repeated blocks or heads share every weight; build a new module for each, e.g. "
+                    f"`nn.ModuleList([Module(...) for _ in range(n)])`")
+    return None
 
 
 # ---------------------------------------------------------------- matching
@@ -349,6 +397,7 @@ class Binding:
     method: str  # "names" (one candidate, every role named), "roles" (one by kind and shape), "searched", "none"
     problem: str | None = None
     truncated: bool = False
+    fault: bool = False  # the problem is the student's error (shared_repeats), not a limit of the grader's
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -527,8 +576,8 @@ def _materialise(assignment, book_units, student_units, tensors, book_layouts, h
         elif student.kind == "norm":
             _place_norm(out, student, *mine[0], tensors)
         elif mine[0][0].kind == "table":
-            out.state[student.w] = tensors[mine[0][0].w].detach().clone()
-            out.note(student.w, mine[0][0].w, "as is")
+            out.state[student.w] = tensors[mine[0][0].w].detach().clone().reshape(student.stored or student.shape)
+            out.note(student.w, mine[0][0].w, "as is" if not student.stored else f"as {tuple(student.stored)}")
         else:
             _place_projection(out, student, mine, tensors, book_layouts, heads)
     return out.state, out.pairs, out.changes, out.notes
@@ -607,6 +656,11 @@ def _solve(book_units, student_units, book_layouts, heads, extra, limit):
 
 def _why_not(book_units, student_units) -> str:
     ours = ", ".join(f"{u.key} {tuple(u.shape)}" for u in book_units)
+    scope = next((u.scope for u in book_units if u.scope), None)
+    if not student_units and scope:
+        return (f"found none of your modules where the book has its {scope[0]} (e.g. {book_units[0].key}): the grader "
+                f"looks for repeated modules of one kind with the same parameters, in an nn.ModuleList or "
+                f"nn.Sequential or as attributes named with one prefix and an index (block0, block1, ...)")
     theirs = ", ".join(f"{u.key} {tuple(u.shape)}" for u in student_units) or "none"
     return f"could not match your parameters ({theirs}) to the book's ({ours})"
 
@@ -634,6 +688,8 @@ def bind(reference: nn.Module, tree: Tree, *, heads: int | None = None,
     `extra_names`: the student's GRADER_PARAMS, their path prefix -> the book's.
     """
     extra = dict(extra_names or {})
+    if (fault := shared_repeats(tree)) is not None:
+        return Binding((), "none", fault, fault=True)
     book_tree = Tree.of(reference)
     tensors = {**{n: p.detach() for n, p in reference.named_parameters()}}
     book_levels = _book_levels(book_tree)

@@ -717,11 +717,14 @@ def _dropout_recorder(torch, calls):
 
 
 def _forward_once(req, module, torch):
+    """(output, dropout calls, indices of the inputs the call changed in place) of one call on copies of the
+    inputs."""
     p = req.payload
     module.train(not p.get("eval", True))
     torch.manual_seed(p.get("seed", 0))
     call = getattr(module, p["method"]) if p.get("method") else module
-    inputs = [req.tensors[key] for key in p.get("inputs", [])]
+    sent = [req.tensors[key] for key in p.get("inputs", [])]
+    inputs = [x.clone() for x in sent]
     calls = []
     with torch.no_grad():
         if p.get("trace_dropout"):
@@ -729,7 +732,9 @@ def _forward_once(req, module, torch):
                 output = call(*inputs, **req.decode(p.get("kwargs", {})))
         else:
             output = call(*inputs, **req.decode(p.get("kwargs", {})))
-    return output, calls
+    changed = [i for i, (x, y) in enumerate(zip(inputs, sent)) if x.shape != y.shape or not bool(
+        ((x == y) | (x.isnan() & y.isnan())).all())]
+    return output, calls, changed
 
 
 @probe("module_forward")
@@ -738,24 +743,26 @@ def module_forward(req):
 
     payload "candidates" (a list of state dicts) runs the module once per candidate: "outputs"
     holds each one's output, or {"error": ...} where that candidate raised. "trace_dropout"
-    also returns the dropout calls of the (first) run."""
+    also returns the dropout calls of the (first) run; "changed_inputs" the inputs a run changed in place (each
+    run gets its own copies)."""
     torch, p = _torch(), req.payload
     module = req.construct()
     states = p.get("candidates") or [p.get("state_dict")]
-    outputs, first_error, calls = [], None, None
+    outputs, first_error, calls, changed = [], None, None, set()
     for state in states:
         try:
             if state is not None:
                 _load_strict(module, {name: req.tensors[key] for name, key in state.items()})
-            output, traced = _forward_once(req, module, torch)
+            output, traced, touched = _forward_once(req, module, torch)
             calls = traced if calls is None else calls
+            changed.update(touched)
             outputs.append(output)
         except Exception as err:  # noqa: BLE001 - one candidate's failure; all failing is raised
             first_error = first_error or err
             outputs.append({"error": _text(f"{type(err).__name__}: {err}", 500)})
     if first_error is not None and all(isinstance(o, dict) for o in outputs):
         raise first_error
-    return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or []}
+    return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or [], "changed_inputs": sorted(changed)}
 
 
 @probe("parameter_use")

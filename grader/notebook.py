@@ -504,6 +504,8 @@ class Notebook:
         binding = self.bind(name, init, reference)
         if not binding.candidates:
             self._record(component, binding, None, None)
+            if binding.fault:
+                pytest.fail(f"{component.display}: {binding.problem}.", pytrace=False)
             hold_for_review(f"{component.display}: the grader could not load the book's weights into yours to "
                             f"compare it with the reference: {binding.problem}. This check is held for the course "
                             f"staff (its points are neither given nor lost). To have it graded, map your parameter "
@@ -572,6 +574,7 @@ class Notebook:
                    "kwargs": _encode(kwargs or {}, tensors), "candidates": states}
         component = self.require(name)
         data = self._call("module_forward", payload, tensors, what=f"running {component.display}")
+        _expect_inputs_kept(component, data)
         outputs = data["outputs"]
         if len(candidates) == 1 and isinstance(outputs[0], dict):
             pytest.fail(f"running {component.display} raised {outputs[0].get('error')}", pytrace=False)
@@ -605,7 +608,18 @@ class Notebook:
                    "trace_dropout": trace_dropout}
         component = self.require(name)
         data = self._call("module_forward", payload, tensors, what=f"running {component.display}")
+        _expect_inputs_kept(component, data)
         return (data["output"], data["dropout_calls"]) if trace_dropout else data["output"]
+
+
+def _expect_inputs_kept(component: Component, data: dict) -> None:
+    """Fail when the module changed a tensor it was given, in place (`x -= mean`, `x += ...`): its caller's tensor
+    changes too (a block's `shortcut = x` then holds the changed value) and autograd refuses it in training."""
+    if data.get("changed_inputs"):
+        pytest.fail(f"{component.display} changed the tensor it was given in place (it or a module it calls, e.g. "
+                    f"`x -= mean` or `x += ...` on its input): the caller's tensor changes too, so a shortcut that "
+                    f"kept it (`shortcut = x`) is wrong, and in training autograd refuses it. Compute a new tensor "
+                    f"instead (`x = x - mean`).", pytrace=False)
 
 
 class _Missing(Exception):

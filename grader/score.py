@@ -34,16 +34,24 @@ def _ran_note(mine) -> str:
 
 
 def _score_exercises(item: Item, checks):
-    """Credit per attempted exercise (a check of it ran), up to `required`; returns a note. Takes no checks."""
+    """(credit per attempted exercise (a check of it ran) up to `required`, points held, note). Exercises without
+    an automatic check may have been attempted too: while the count is short, what they could add is held for the
+    course staff, never silently withheld. Takes no checks."""
     attempted = []
     for exercise in item.exercises:
         mine = [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in exercise.checks)]
         if any(c.status != "skip" for c in mine):
             attempted.append(exercise.name)
+    unchecked = [exercise.name for exercise in item.exercises if not exercise.checks]
     required = max(item.required, 1)
-    score = item.points * min(len(attempted), required) / required
-    names = ", ".join(attempted) or "none"
-    return round(score, 2), f"exercises attempted: {names} ({len(attempted)} of {item.required} required)"
+    counted = min(len(attempted), required)
+    score = item.points * counted / required
+    held = item.points * (min(counted + len(unchecked), required) - counted) / required
+    note = f"exercises attempted: {', '.join(attempted) or 'none'} ({len(attempted)} of {item.required} required)"
+    if held:
+        note += f"; {' and '.join(unchecked)} {'has' if len(unchecked) == 1 else 'have'} no automatic check: a " \
+                f"person confirms an attempt ({held:g} points held)"
+    return round(score, 2), round(held, 2), note
 
 
 def _item_score(item: Item, checks, taken, signals) -> tuple[ItemScore, dict]:
@@ -57,8 +65,8 @@ def _item_score(item: Item, checks, taken, signals) -> tuple[ItemScore, dict]:
         return ItemScore(item.id, item.title, round(item.points * signal.value, 2), item.points, signal.evidence,
                          item.kind == "readme"), {}
     if item.kind == "exercises":
-        total, note = _score_exercises(item, checks)
-        return ItemScore(item.id, item.title, total, item.points, note), {}
+        total, held, note = _score_exercises(item, checks)
+        return ItemScore(item.id, item.title, total, item.points, note, held > 0, held), {}
     mine = _matching(item.checks, checks, taken)
     taken.update(c.id for c in mine)
     if item.optional and all(c.status == "skip" for c in mine):

@@ -289,3 +289,24 @@ def functional_gelu_ff(d):
             return self.net[1](F.gelu(self.net[0](x), approximate="tanh"))
 
     return FF()
+
+
+class AttributeBlocksGPT(nn.Module):
+    """Blocks registered as attributes block1..blockN (no container) and a learned (1, context, emb) position
+    table that broadcasts over the batch."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d, self.n_layers = cfg["emb_dim"], cfg["n_layers"]
+        self.wte = nn.Embedding(cfg["vocab_size"], d)
+        self.pos = nn.Parameter(torch.zeros(1, cfg["context_length"], d))
+        for i in range(1, self.n_layers + 1):
+            setattr(self, f"block{i}", NanoBlock(cfg))
+        self.ln_f = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, cfg["vocab_size"], bias=False)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.pos[:, :idx.shape[1]]
+        for i in range(1, self.n_layers + 1):
+            x = getattr(self, f"block{i}")(x)
+        return self.lm_head(self.ln_f(x))

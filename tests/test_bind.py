@@ -13,7 +13,13 @@ from torch import nn
 
 from grader.bind import Tree, apply_reference_changes, bind, hints
 from reference.appendix_e import LoRALayer
-from reference.ch03 import GroupedQueryAttention, MultiHeadAttention, MultiHeadAttentionWrapper, SelfAttention_v1
+from reference.ch03 import (
+    CausalAttention,
+    GroupedQueryAttention,
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    SelfAttention_v1,
+)
 from reference.ch04 import FeedForward, GPTModel, LayerNorm, TransformerBlock
 from tests import student_styles as styles
 
@@ -163,6 +169,43 @@ def test_wrapper_heads_bind_head_by_head():
     student = MultiHeadAttentionWrapper(**init)
     binding, match = first_match(reference, student, [torch.rand(2, 5, 4)])
     assert match is not None and binding.method == "names"
+
+
+def test_blocks_registered_as_numbered_attributes_and_a_broadcast_position_table_bind():
+    torch.manual_seed(9)
+    reference = GPTModel(CFG).eval()
+    with torch.no_grad():
+        reference.pos_emb.weight.normal_()
+    ids = torch.randint(0, CFG["vocab_size"], (2, 6))
+    binding, match = first_match(reference, styles.AttributeBlocksGPT(CFG), [ids], heads=CFG["n_heads"])
+    assert match is not None, (binding.problem, len(binding.candidates))
+    assert ("pos", "pos_emb.weight", "as (1, 8, 12)") in match.pairs
+
+
+def test_wrapper_heads_registered_one_by_one_bind_and_one_head_repeated_is_the_students_fault():
+    torch.manual_seed(10)
+    init = dict(d_in=4, d_out=3, context_length=6, dropout=0.0, num_heads=2)
+    reference, x = MultiHeadAttentionWrapper(**init).eval(), torch.rand(2, 5, 4)
+    heads = [CausalAttention(4, 3, 6, 0.0) for _ in range(2)]
+
+    class NamedHeads(nn.Module):
+        def __init__(self, heads):
+            super().__init__()
+            for i, head in enumerate(heads):
+                self.add_module(f"head_{i}", head)
+
+        def forward(self, x):
+            return torch.cat([getattr(self, f"head_{i}")(x) for i in range(2)], dim=-1)
+
+    binding, match = first_match(reference, NamedHeads(heads), [x])
+    assert match is not None, binding.problem
+    shared = bind(reference, Tree.of(NamedHeads([heads[0]] * 2)))
+    assert not shared.candidates and shared.fault and "`head_0` and `head_1` are the same object" in shared.problem
+    listed = MultiHeadAttentionWrapper(**init)
+    listed.heads = nn.ModuleList([listed.heads[0]] * 2)
+    shared = bind(reference, Tree.of(listed))
+    assert shared.fault and "`heads` holds one module several times" in shared.problem
+    assert not bind(reference, Tree.of(MultiHeadAttentionWrapper(**init))).fault
 
 
 def test_a_missing_projection_cannot_be_bound_and_says_why():

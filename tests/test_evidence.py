@@ -40,7 +40,7 @@ def test_execution_order_names_stale_and_unrun_cells():
 
 def test_lint_finds_real_problems_only(tmp_path):
     clean, flawed = tmp_path / "clean.ipynb", tmp_path / "flawed.ipynb"
-    nbformat.write(_nb("import os\n%matplotlib inline\nx = [1, 2]"), clean)
+    nbformat.write(_nb("import os\n%matplotlib inline\nx = [1, 2]", "print(x); l = x\nif l: print(l)"), clean)
     nbformat.write(_nb("y = undefined_name + 1", "def f(a=[]):\n    return a"), flawed)
     assert evidence.lint(clean).value == 1.0
     signal = evidence.lint(flawed)

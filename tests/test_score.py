@@ -88,6 +88,17 @@ def test_exercises_earn_completeness_for_the_attempt_and_correctness_for_working
     assert (exercises.score, exercises.max_score) == (pytest.approx(4 * 2 / 3, abs=0.01), 4.0)
 
 
+def test_exercises_without_an_automatic_check_hold_what_they_could_add_for_review():
+    rubric = parse_rubric(RUBRIC.replace('"2.3" = ["test_ex.py::test_freq*"]', '"2.3" = [], "2.4" = []'))
+    one = score(rubric, [_check("test_ex.py::test_char_round_trip", "pass"), _check("test_ex.py::test_pad", "skip")])
+    [item] = _category(one, "Completeness").items
+    assert (item.score, item.held, item.provisional) == (5.0, 5.0, True)  # 2.1 counted; 2.3 or 2.4 may make two
+    assert "2.3 and 2.4 have no automatic check: a person confirms an attempt (5 points held)" in item.evidence
+    two = score(rubric, [_check("test_ex.py::test_char_round_trip", "pass"), _check("test_ex.py::test_pad", "fail")])
+    [item] = _category(two, "Completeness").items
+    assert (item.score, item.held, item.provisional) == (10.0, 0.0, False)  # the two required were counted
+
+
 def test_an_optional_item_whose_checks_all_skipped_leaves_its_points_to_the_others():
     scored = _scored(("test_tok.py::a", "pass"), ("test_att.py::test_shape", "fail"), ("test_ex.py::test_x", "skip"))
     correctness = _category(scored, "Correctness")

@@ -126,3 +126,72 @@ def test_dropout_on_the_scores_as_well_as_the_weights_fails(tmp_path, extra, pas
     assert ("1 passed" in result.stdout) == passes, result.stdout[-3000:]
     if not passes:
         assert "whose rows do not each sum to 1" in result.stdout
+
+
+@pytest.mark.parametrize(("make", "passes"), [("torch.tensor", True), ("torch.Tensor", False)],
+                         ids=["book", "float-windows"])
+def test_token_id_windows_must_be_integers(tmp_path, make, passes):
+    """torch.Tensor(ids) makes float32 windows with the right values, which only their dtype tells apart."""
+    dataset = DATASET.format(allowed=', allowed_special={"<|endoftext|>"}').replace("torch.tensor(", f"{make}(")
+    result = _check(tmp_path, dataset, "integer_token_ids")
+    assert ("2 passed" if passes else "2 failed") in result.stdout, result.stdout[-3000:]
+    if not passes:
+        assert "torch.float32 tensors; token ids must be integer tensors" in result.stdout
+
+
+FREQUENCIES = "def token_frequencies(token_ids):\n    return {result}\n"
+CHARS = '''\
+class CharTokenizer:
+    def __init__(self, text):
+        self.stoi = {{}}
+        for ch in text:
+            self.stoi.setdefault(ch, len(self.stoi)){shift}
+        self.itos = {{i: ch for ch, i in self.stoi.items()}}
+
+    def encode(self, text):
+        return [self.stoi[ch] for ch in text]
+
+    def decode(self, ids):
+        return "".join(self.itos[i] for i in ids)
+'''
+
+
+@pytest.mark.parametrize(("cell", "selected", "passes"), [
+    (FREQUENCIES.format(result="Counter(token_ids).most_common()"), "test_token_frequencies", True),
+    (FREQUENCIES.format(result="sorted(Counter(token_ids).values())"), "test_token_frequencies", False),
+    (CHARS.format(shift=""), "test_char_tokenizer", True),
+    (CHARS.format(shift="\n        self.stoi = {ch: i % 3 for ch, i in self.stoi.items()}"), "test_char_tokenizer",
+     False),
+], ids=["most-common-pairs", "counts-without-ids", "chars-first-seen", "chars-sharing-ids"])
+def test_exercises_accept_other_correct_forms(tmp_path, cell, selected, passes):
+    """Exercise 2.3 may return (id, count) pairs, exercise 2.1 may number characters as first seen; counts without
+    their ids and characters sharing an id fail."""
+    result = _check(tmp_path, cell, selected, imports="from collections import Counter\n\n")
+    assert ("failed" not in result.stdout and "2 passed" in result.stdout) == passes, result.stdout[-3000:]
+
+
+LAYER_NORM = '''\
+class LayerNorm(nn.Module):
+    def __init__(self, emb_dim):
+        super().__init__()
+        self.eps = 1e-5
+        self.scale = nn.Parameter(torch.ones(emb_dim))
+        self.shift = nn.Parameter(torch.zeros(emb_dim))
+
+    def forward(self, x):
+        {centre}
+        var = x.var(dim=-1, keepdim=True, unbiased=False)
+        return self.scale * x / torch.sqrt(var + self.eps) + self.shift
+'''
+
+
+@pytest.mark.parametrize(("centre", "passes"), [("x = x - x.mean(dim=-1, keepdim=True)", True),
+                                                ("x -= x.mean(dim=-1, keepdim=True)", False)],
+                         ids=["new-tensor", "in-place"])
+def test_a_layer_norm_that_changes_its_input_in_place_fails(tmp_path, centre, passes):
+    """Its output is right, but the caller's tensor (a block's shortcut) is changed with it."""
+    result = _check(tmp_path, LAYER_NORM.format(centre=centre), "test_layer_norm and test_matches",
+                    sample="a3/ada-correct", suite="a3", imports="import torch\nfrom torch import nn\n\n")
+    assert ("1 passed" if passes else "1 failed") in result.stdout, result.stdout[-3000:]
+    if not passes:
+        assert "changed the tensor it was given in place" in result.stdout

@@ -16,8 +16,10 @@ import string
 from dataclasses import dataclass
 
 import pytest
+import torch
 from hypothesis import strategies as st
 
+from grader.checks import expect
 from grader.notebook import GPT2_TOKENIZER
 from reference.assets import gpt2_encoding, read_text
 from reference.ch02 import ENDOFTEXT, UNK, build_vocab, split_text
@@ -187,7 +189,9 @@ def exercise(nb, name, *, looks_for: str) -> Found:
     if data["used_name"] is None and data.get("imported_from"):
         pytest.skip(f"exercise not attempted: `{name}` comes from {data['imported_from']}, not from your code")
     if data["used_name"] is None:
-        pytest.skip(f"exercise not attempted: no `{name}` in the notebook, nor {looks_for} "
+        rejected = "".join(f"; your `{c['name']}` has such a name but {c['why']}, so it was not taken for it"
+                           for c in data.get("rejected", []))
+        pytest.skip(f"exercise not attempted: no `{name}` in the notebook, nor {looks_for}{rejected} "
                     f"(GRADER_NAMES = {{\"{name}\": \"<yours>\"}} maps another name)")
     return Found(name, data["used_name"], data["why"])
 
@@ -238,6 +242,16 @@ def expect_windows(pairs, *, ids, max_length, component, what):
         pytest.fail(f"{component.display}: {what} holds [inputs, targets] = {[list(bad[0]), list(bad[1])]}, which "
                     f"is not a window of the text: the inputs should be {max_length} consecutive token ids of "
                     f"the text and the targets the token that follows each of them (section 2.6).", pytrace=False)
+
+
+def expect_integer_ids(tensors, component, what: str) -> None:
+    """Fail unless every tensor holds integers: token ids index nn.Embedding and are cross_entropy's targets, which
+    refuse floats (torch.Tensor(ids) makes float32; torch.tensor(ids) keeps the ids' int64)."""
+    wrong = sorted({str(t.dtype) for t in tensors if t.dtype.is_floating_point or t.dtype.is_complex
+                    or t.dtype == torch.bool})
+    expect(not wrong, f"{component.display}: {what} are {', '.join(wrong)} tensors; token ids must be integer "
+           f"tensors (torch.long, as torch.tensor(ids) makes them; torch.Tensor(ids) makes float32), or "
+           f"nn.Embedding and the loss's targets refuse them (section 2.6).")
 
 
 def dataset_result(nb, *, txt, max_length, stride, indices=None):

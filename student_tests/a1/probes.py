@@ -291,7 +291,18 @@ def _try_pad_collate(fn):
 
 
 def _try_frequencies(fn):
-    return hasattr(fn([3, 1, 3]), "items")
+    return _count_pairs(fn([3, 1, 3])) is not None
+
+
+def _count_pairs(counts):
+    """[[id, count], ...] of a mapping (a dict, a Counter) or of a sequence of (id, count) pairs (most_common());
+    None for anything else."""
+    if hasattr(counts, "items"):
+        return [[operator.index(k), operator.index(v)] for k, v in counts.items()]
+    if isinstance(counts, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in counts):
+        pairs = [[operator.index(k), operator.index(v)] for k, v in counts]
+        return pairs if len({k for k, _ in pairs}) == len(pairs) else None
+    return None
 
 
 EXERCISES = {  # book name: (kind, name pattern, trial call)
@@ -301,12 +312,12 @@ EXERCISES = {  # book name: (kind, name pattern, trial call)
 }
 
 
-def _accepts(trial, obj):
-    """Whether obj takes the exercise's trial call (one that raises is not the exercise's function)."""
+def _trial(trial, obj):
+    """None when obj takes the exercise's trial call; else why not (one that raises is not the exercise's)."""
     try:
-        return bool(trial(obj))
-    except Exception:  # noqa: BLE001 - any failure means "not this one"
-        return False
+        return None if trial(obj) else "its trial call gave something else than the exercise's result"
+    except Exception as err:  # noqa: BLE001 - any failure means "not this one"
+        return f"its trial call raised {type(err).__name__}: {str(err)[:120]}"
 
 
 def _own_kind(req, kind):
@@ -327,17 +338,21 @@ def probe_find_exercise(req):
     if found is not None and found[1]["in_submission"]:
         return {"used_name": found[1]["used_name"], "why": found[1]["found"]}
     imported = None if found is None else found[1]["module"]
+    rejected = []
     for name, obj in _own_kind(req, kind):
-        if pattern.search(name) and name not in req.payload.get("exclude", []) and _accepts(trial, obj):
+        if not pattern.search(name) or name in req.payload.get("exclude", []):
+            continue
+        if (why := _trial(trial, obj)) is None:
             return {"used_name": name, "why": f"its name matching /{pattern.pattern}/ and a trial call with "
                                               f"the exercise's arguments"}
-    return {"used_name": None, "imported_from": imported}
+        rejected.append({"name": name, "why": why})
+    return {"used_name": None, "imported_from": imported, "rejected": rejected}
 
 
 def probe_frequencies(req):
-    """Call payload["used_name"] (the exercise search's result) on token_ids; its mapping as [id, count] pairs."""
+    """Call payload["used_name"] (the exercise search's result) on token_ids; its counts as [id, count] pairs, or
+    {"not_counts": what it returned} when that is neither a mapping nor a sequence of (id, count) pairs."""
     p = req.payload
     counts = _own_name(req, p["used_name"])(req.decode(p["token_ids"]))
-    if not hasattr(counts, "items"):
-        raise TypeError(f"expected a mapping from token id to count, got {type(counts).__name__}")
-    return {"pairs": [[operator.index(k), operator.index(v)] for k, v in counts.items()]}
+    pairs = _count_pairs(counts)
+    return {"pairs": pairs} if pairs is not None else {"not_counts": repr(counts)[:200]}

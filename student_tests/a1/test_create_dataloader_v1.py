@@ -21,6 +21,7 @@ from student_tests.a1.common import (
     GPT2,
     RAW_TEXT,
     TWO_TEXTS,
+    expect_integer_ids,
     expect_windows,
     first_difference,
     loader_batches,
@@ -55,6 +56,14 @@ def test_book_batches_with_stride_1(nb):
                 [[[367, 2885, 1464, 1807]], [[2885, 1464, 1807, 3619]]]]
     expect(_rows(data["batches"]) == expected, f"{component.display}(the-verdict.txt, {args}) gave first batches "
            f"{_rows(data['batches'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
+
+
+def test_batches_are_integer_token_ids(nb):
+    """The inputs and targets of its batches are integer tensors, ready for nn.Embedding and the loss."""
+    component, data, _ = loader_batches(nb, txt=RAW_TEXT, batch_size=2, max_length=4, stride=4, shuffle=False,
+                                        max_batches=1)
+    batches = [t for pair in data["batches"] for t in pair]
+    expect_integer_ids(batches, component, "the inputs and targets of its batches")
 
 
 def test_book_batch_with_stride_4(nb):

@@ -20,6 +20,7 @@ from student_tests.a1.common import (
     RAW_TEXT,
     TWO_TEXTS,
     dataset_items,
+    expect_integer_ids,
     expect_windows,
     first_difference,
     windowed_texts,
@@ -39,6 +40,12 @@ def test_book_windows_of_the_verdict(nb):
     expect(_rows(data["items"]) == expected,
            f"{component.display} on the-verdict.txt (max_length=4, stride=1): items 0 and "
            f"50 are {_rows(data['items'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
+
+
+def test_windows_are_integer_token_ids(nb):
+    """The inputs and targets of the book's windows are integer tensors (torch.tensor(ids), not torch.Tensor(ids))."""
+    component, data = dataset_items(nb, txt=RAW_TEXT, max_length=4, stride=1, indices=[0, 50])
+    expect_integer_ids([t for pair in data["items"] for t in pair], component, "the inputs and targets of its items")
 
 
 @given(window=windowed_texts())

@@ -1,9 +1,10 @@
 """Exercise 2.3, token_frequencies(token_ids): how often each token id occurs (skipped when not attempted).
 
-The result maps each token id to its count; a `collections.Counter` is fine. The assignment names
+The result maps each token id to its count: a dict or a `collections.Counter`, or (id, count) pairs such as
+`Counter.most_common()` gives. The assignment names
 no function for this exercise, so the grader looks for `token_frequencies` (or
 GRADER_NAMES["token_frequencies"]), then for a function of yours whose name mentions "freq" (or
-"count" and "token") that takes a list of ids and returns a mapping; the report says which it graded.
+"count" and "token") that takes a list of ids and returns such counts; the report says which it graded.
 
 Run: pytest student_tests/a1 --submission assignments/a1/<you>/
 """
@@ -25,6 +26,9 @@ def _counts(nb, token_ids):
     component = exercise(nb, NAME, looks_for="a function whose name mentions \"freq\" (or \"count\" and \"token\")")
     data = nb.run("a1.frequencies", {"used_name": component.used_name, "token_ids": token_ids},
                   what=f"calling {component.display}")
+    shown_ids = f"{token_ids[:8]}"[:-1] + (", ...]" if len(token_ids) > 8 else "]")
+    expect("not_counts" not in data, f"{component.display}({shown_ids}) returned {data.get('not_counts')}; return the "
+           f"count of each token id: a dict or a Counter (id -> count), or a list of (id, count) pairs.")
     return component, dict(map(tuple, data["pairs"]))
 
 

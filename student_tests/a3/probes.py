@@ -1,6 +1,6 @@
 """Kernel-side probes for assignment 3 (chapter 4): generation with the student's own GPTModel.
 
-Called as "a3.<name>". They run next to the student's code, import only torch (inside the
+Called as "a3.<name>". They run next to the student's code, import only dataclasses and torch (inside the
 functions), and use the student's classes and functions found through `req.resolve_own`.
 """
 
@@ -94,26 +94,38 @@ def _call_generate(generate, name, model, idx, max_new_tokens, context_size, tor
     return ids
 
 
-def _looks_like_config(value):
-    return isinstance(value, dict) and all(isinstance(value.get(k), int) and not isinstance(value.get(k), bool)
-                                           for k in CONFIG_KEYS)
+def _as_config(value):
+    """A configuration as a dict: a dict, or a dataclass/namespace holding the book's keys as attributes (the
+    settings of a `@dataclass class GPTConfig`); None for anything else."""
+    import dataclasses
+
+    if isinstance(value, dict):
+        cfg = value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cfg = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif type(value).__name__ == "SimpleNamespace":
+        cfg = dict(vars(value))
+    else:
+        return None
+    return cfg if all(isinstance(cfg.get(k), int) and not isinstance(cfg.get(k), bool) for k in CONFIG_KEYS) else None
 
 
 def probe_gpt_configs(req):
-    """GPT configurations in the notebook's globals (exercise 4.1): dicts with emb_dim, n_layers, n_heads.
+    """GPT configurations in the notebook's globals (exercise 4.1): dicts (or dataclass settings) with emb_dim,
+    n_layers, n_heads.
 
-    Looks at public globals and one level into dicts of dicts (e.g. {"gpt2-medium": {...}}).
+    Looks at public globals and one level into dicts of them (e.g. {"gpt2-medium": {...}}).
     """
     found = []
     for name, value in list(req.namespace.items()):
-        if name.startswith("_") or not isinstance(value, dict):
+        if name.startswith("_"):
             continue
-        if _looks_like_config(value):
-            found.append({"where": name, "cfg": _plain(value)})
+        if (cfg := _as_config(value)) is not None:
+            found.append({"where": name, "cfg": _plain(cfg)})
             continue
-        for key, inner in list(value.items())[:50]:
-            if _looks_like_config(inner):
-                found.append({"where": f"{name}[{key!r}]", "cfg": _plain(inner)})
+        for key, inner in list(value.items())[:50] if isinstance(value, dict) else []:
+            if (cfg := _as_config(inner)) is not None:
+                found.append({"where": f"{name}[{key!r}]", "cfg": _plain(cfg)})
     return {"configs": found[:50]}
 
 

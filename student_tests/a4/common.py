@@ -12,6 +12,7 @@ import torch
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
+from grader.checks import hold_for_review
 from reference.appendix_d import train_model
 from reference.ch04 import GPTModel
 from reference.ch05 import train_model_simple
@@ -93,6 +94,21 @@ def training_payload(setup: dict, *, device: str = "cpu", optimizer: str = "adam
             "optimizer": {"kind": optimizer, "lr": setup["lr"], "weight_decay": setup["weight_decay"]},
             "num_epochs": setup["num_epochs"], "eval_freq": setup["eval_freq"], "eval_iter": setup["eval_iter"],
             "start_context": START_CONTEXT, "extra": dict(extra or {})}
+
+
+def run_training(nb, probe: str, payload: dict, what: str) -> dict:
+    """The result of a training probe ("a4.train", "a4.schedule", "a4.accumulation"); held for review when the
+    student's code read an attribute their GPTModel has but the book's GPTModel, which the grader trains for an
+    exact comparison, lacks."""
+    result = nb.run(probe, payload, what=what, timeout=60)
+    if result.get("model_attribute"):
+        hold_for_review(f"{result['graded']}: your training code reads `{result['model_attribute']}` of the model (a "
+                        f"{result['model_part']}), which the book's GPTModel lacks. The grader trains the book's "
+                        f"GPTModel with your loop, to compare the losses and weights with the book's loop exactly, "
+                        f"so this check is held for the course staff (its points are neither given nor lost). Code "
+                        f"that only uses the model's forward pass (and helpers such as generate_and_print_sample "
+                        f"that take the context size as an argument or read it from model.pos_emb) is graded.")
+    return result
 
 
 def _reference_setup(payload: dict, *, batch_size: int | None = None):

@@ -324,6 +324,26 @@ def _known_training_arguments(req, model, train_loader, val_loader, optimizer):
     return known
 
 
+@contextlib.contextmanager
+def _captured(stream):
+    """What the block prints, to stdout or stderr (tqdm) or through logging handlers made earlier (which hold the
+    kernel's own streams), written to `stream`."""
+    import logging
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [h for logger in loggers for h in getattr(logger, "handlers", [])
+                if type(h) is logging.StreamHandler]
+    saved = [(h, h.stream) for h in handlers]
+    for handler, _ in saved:
+        handler.stream = stream
+    try:
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            yield
+    finally:
+        for handler, old in saved:
+            handler.stream = old
+
+
 def _train(req, fn, name):
     """Run a training function on the payload's setup; what it returned, what it printed, the final weights."""
     torch = _torch()
@@ -343,11 +363,17 @@ def _train(req, fn, name):
         by_keyword = None
     printed = io.StringIO()
     torch.manual_seed(0)
-    with _book_helpers(req, fn), contextlib.redirect_stdout(printed):
-        if by_keyword is not None:
-            result = fn(**by_keyword)
-        else:
-            result = _call_book(fn, book, **req.payload.get("extra", {}))
+    try:
+        with _book_helpers(req, fn), _captured(printed):
+            if by_keyword is not None:
+                result = fn(**by_keyword)
+            else:
+                result = _call_book(fn, book, **req.payload.get("extra", {}))
+    except AttributeError as err:  # the student's code reads an attribute of their own GPTModel on the book's
+        if getattr(err, "obj", None) is None or not any(err.obj is m for m in model.modules()):
+            raise
+        return {"graded": _signature_text(name, fn), "name": name, "model_attribute": err.name,
+                "model_part": type(err.obj).__name__}
     returned = list(result) if isinstance(result, (list, tuple)) else [result]
     defaults = {n: q.default for n, q in _parameters(fn).items()
                 if q.default is not q.empty and isinstance(q.default, (bool, int, float, str, type(None)))}

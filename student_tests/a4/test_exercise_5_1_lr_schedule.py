@@ -17,7 +17,13 @@ import pytest
 
 from grader.checks import expect
 from reference.appendix_d import lr_at_step
-from student_tests.a4.common import largest_weight_difference, reference_schedule_training, setup_text, training_payload
+from student_tests.a4.common import (
+    largest_weight_difference,
+    reference_schedule_training,
+    run_training,
+    setup_text,
+    training_payload,
+)
 
 pytestmark = pytest.mark.check(component="train_model", section="appendix D (exercise 5.1)")
 SETUP = {"num_epochs": 2, "batch_size": 2, "train_sequences": 8, "val_sequences": 2, "eval_freq": 2, "eval_iter": 1,
@@ -31,8 +37,7 @@ def _run(nb):
     if id(nb) not in _RUNS:
         payload = training_payload(SETUP, device=nb.device, extra={"initial_lr": INITIAL_LR, "min_lr": MIN_LR})
         payload["model"]["state"]["out_head.weight"] *= 8  # confident wrong predictions: gradient norms above 1
-        result = nb.run("a4.schedule", {**payload, "warmup_steps": WARMUP}, what="running your train_model",
-                        timeout=60)
+        result = run_training(nb, "a4.schedule", {**payload, "warmup_steps": WARMUP}, "running your train_model")
         _RUNS[id(nb)] = (payload, result)
     payload, result = _RUNS[id(nb)]
     if result["graded"] is None:

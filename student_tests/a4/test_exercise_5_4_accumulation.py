@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.checks import expect
-from student_tests.a4.common import largest_weight_difference, reference_training, training_payload
+from student_tests.a4.common import largest_weight_difference, reference_training, run_training, training_payload
 
 pytestmark = pytest.mark.check(component="gradient accumulation", section="5.2 (exercise 5.4)")
 
@@ -24,8 +24,7 @@ def _accumulate(nb, steps, seed=3, updates=2):
     setup = {"num_epochs": 1, "batch_size": 2, "train_sequences": 2 * steps * updates, "val_sequences": 2,
              "eval_freq": 1, "eval_iter": 1, "lr": 0.5, "weight_decay": 0.0, "seed": seed}
     payload = training_payload(setup, device=nb.device, optimizer="sgd")
-    result = nb.run("a4.accumulation", {**payload, "steps": steps}, what="running your gradient accumulation",
-                    timeout=60)
+    result = run_training(nb, "a4.accumulation", {**payload, "steps": steps}, "running your gradient accumulation")
     if result["graded"] is None:
         pytest.skip("exercise not attempted: no accumulation_steps keyword on train_model_simple and no training "
                     "function whose name or parameters mention accumulation")

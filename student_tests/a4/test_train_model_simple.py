@@ -25,6 +25,7 @@ from student_tests.a4.common import (
     largest_weight_difference,
     reference_training,
     rounded,
+    run_training,
     setup_text,
     training_payload,
     training_setups,
@@ -47,7 +48,7 @@ _FIXED_RUNS: dict[int, dict] = {}
 
 def _train(nb, payload, what=""):
     component = nb.require(NAME)
-    result = nb.run("a4.train", payload, what=f"running {component.display}{what}", timeout=60)
+    result = run_training(nb, "a4.train", payload, f"running {component.display}{what}")
     return component, result
 
 

@@ -97,7 +97,8 @@ def test_measures_in_eval_mode(nb):
     inputs = torch.randint(0, cfg["vocab_size"], (32, 8), generator=torch.Generator().manual_seed(12))
     targets = predictions(model, inputs, -1)
     result = _run(nb, model, inputs, targets, batch_size=8, num_batches=None, cfg=cfg, train=True)
-    expect(abs(result["accuracy"] - 1.0) < 1e-6,
+    # a wrong accuracy although every forward call ran in eval mode is another check's business
+    expect(abs(result["accuracy"] - 1.0) < 1e-6 or not result["train_mode_calls"],
            f"{nb.require(NAME).display} gave {result['accuracy']:.4f} on 32 examples whose labels are the model's own "
            f"eval-mode predictions (so 1.0), for a model handed over in training mode with dropout {DROPOUT}; "
            f"{result['train_mode_calls']} of its {result['forward_calls']} forward calls ran in training mode, where "

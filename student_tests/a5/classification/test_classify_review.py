@@ -114,7 +114,8 @@ def test_classifies_in_eval_mode(nb):
     mapping = _renaming(result["labels"], expected)
     renamed = [(mapping or {}).get(label, label) for label in expected]
     wrong = [i for i, (a, b) in enumerate(zip(result["labels"], renamed)) if a != b]
-    expect(mapping is not None,
+    # answers that differ although every forward call ran in eval mode are another check's business (the labels)
+    expect(mapping is not None or not result["train_mode_calls"],
            f"{nb.require(NAME).display}, handed a model in training mode with dropout {DROPOUT}, answered "
            f"{result['labels']}; in eval mode the model answers {expected} ({len(wrong)} differ, e.g. "
            f"{texts[wrong[0]] if wrong else ''!r}). {result['train_mode_calls']} of its {result['forward_calls']} "

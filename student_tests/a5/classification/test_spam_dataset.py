@@ -77,6 +77,16 @@ def test_truncates_to_max_length(nb, rows, data):
 
 
 @settings(max_examples=4)
+@given(rows=spam_rows(min_rows=2, max_words=20), extra=st.integers(1, 8))
+def test_pads_to_a_max_length_longer_than_every_message(nb, rows, extra):
+    """With max_length longer than every message, every message is padded to max_length (as exercise 6.1 pads to
+    the model's context length)."""
+    max_length = _expected(rows).max_length + extra
+    _compare_ids(nb, rows, {"max_length": max_length},
+                 f"every message is padded to max_length={max_length}, also when it is longer than the longest one")
+
+
+@settings(max_examples=4)
 @given(rows=spam_rows(), pad_token_id=st.sampled_from([0, 13, 220]))
 def test_pads_with_the_given_pad_token_id(nb, rows, pad_token_id):
     """pad_token_id sets the id used for padding."""

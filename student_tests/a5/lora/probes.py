@@ -133,6 +133,14 @@ def _wrapped(result, originals, torch):
     return report
 
 
+def _reached(model, path):
+    """The module `model` reaches by following `path` attribute by attribute (None where it reaches none)."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
+
+
 def _count(params, ids=None, trainable=None):
     return sum(p.numel() for p in params if (ids is None or id(p) in ids) and
                (trainable is None or p.requires_grad == trainable))
@@ -337,9 +345,12 @@ def probe_global_model(req):
     lora_ids = _lora_parameter_ids(model, req, torch)
     named = list(model.named_parameters())
     params = [q for _, q in named]
-    wrappers = [n for n, m in model.named_modules() if wrapper_cls is not None and isinstance(m, wrapper_cls)]
-    inside = {id(q) for n, m in model.named_modules() if wrapper_cls is not None and isinstance(m, wrapper_cls)
-              for q in m.modules()}
+    # a wrapper counts where the model reaches it by its path (setattr(model, "a.b.c", w) registers one under a
+    # dotted name that forward never reaches: the Linear at a.b.c stays in place)
+    placed = {n: m for n, m in model.named_modules()
+              if wrapper_cls is not None and isinstance(m, wrapper_cls) and _reached(model, n) is m}
+    wrappers = list(placed)
+    inside = {id(q) for m in placed.values() for q in m.modules()}
     plain = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside]
     optimizer = req.global_value("optimizer")
     missing = None
