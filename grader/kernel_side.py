@@ -586,6 +586,9 @@ def serve(path):
 def _default(value):
     if value is inspect.Parameter.empty:
         return None
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.device):  # device=torch.device("cpu") is the book's "cpu"
+        return str(value)
     return value if value is None or isinstance(value, (bool, int, float, str)) else {"$repr": _text(repr(value), 200)}
 
 

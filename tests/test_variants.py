@@ -195,3 +195,46 @@ def test_a_layer_norm_that_changes_its_input_in_place_fails(tmp_path, centre, pa
     assert ("1 passed" if passes else "1 failed") in result.stdout, result.stdout[-3000:]
     if not passes:
         assert "changed the tensor it was given in place" in result.stdout
+
+
+def _redefined(sample: str, notebook: str, start: str, old: str, new: str) -> str:
+    """The source of the sample's cell that starts with `start`, with `old` replaced by `new` (once)."""
+    import json
+
+    cells = json.loads((ROOT / "submissions" / sample / notebook).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith(start))
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+A5_CASES = {  # id: (sample, notebook, cell start, old, new (the bug), selected checks, message of the failure)
+    "spam-dataset-capped": ("a5/ada-classification-correct", "assignment5_classification.ipynb", "class SpamDataset",
+                            "self.max_length = max_length\n",
+                            "self.max_length = min(max_length, self._longest_encoded_length())\n",
+                            "test_spam_dataset and longer_than_every", "also when it is longer than the longest"),
+    "dataset-writes-entries": ("a5/ivy-instruction-correct", "assignment5_instruction.ipynb",
+                               "class InstructionDataset(", "            response_text = f\"\\n\\n### Response:\\n"
+                               "{entry['output']}\"\n", "            entry['output'] = f\"\\n\\n### Response:\\n"
+                               "{entry['output']}\"\n            response_text = entry['output']\n",
+                               "test_leaves_the_entries", "changed the entries it was given"),
+    "collate-ignores-device": ("a5/ivy-instruction-correct", "assignment5_instruction.ipynb",
+                               "def custom_collate_fn(", "torch.stack(targets_lst).to(device)",
+                               "torch.stack(targets_lst)", "test_returns_token_tensors_on_the_requested_device",
+                               "returned inputs and targets on ['meta', 'cpu']"),
+}
+
+
+@pytest.mark.parametrize("buggy", [False, True], ids=["book", "bug"])
+@pytest.mark.parametrize("case", sorted(A5_CASES))
+def test_a5_checks_pass_the_book_and_fail_the_bug(tmp_path, case, buggy):
+    """SpamDataset pads to a max_length above every message; InstructionDataset leaves its entries alone;
+    custom_collate_fn moves both tensors to the device it is given (tried on "meta" when grading on a CPU)."""
+    sample, notebook, start, old, new, selected, message = A5_CASES[case]
+    cell = _redefined(sample, notebook, start, old, new if buggy else old)
+    suite = "a5/classification" if "classification" in sample else "a5/instruction"
+    folder = with_cell_appended(ROOT / "submissions" / sample, cell, tmp_path / "copy")
+    result = student_pytest(ROOT / "student_tests" / suite, folder, "-k", selected, timeout=600)
+    if buggy:
+        assert "1 failed" in result.stdout and message in result.stdout, result.stdout[-3000:]
+    else:
+        assert "failed" not in result.stdout and "passed" in result.stdout, result.stdout[-3000:]

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 
 NUMBER = r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
-LOSS = re.compile(rf"\bloss\b[^\n\d]{{0,20}}?({NUMBER})", re.IGNORECASE)
-ACCURACY = re.compile(rf"\bacc(?:uracy)?\b[^\n\d]{{0,20}}?({NUMBER})\s*%?", re.IGNORECASE)
+# not inside a longer word, but "train_loss=" and "val_acc" count ("_" is a word character to \b)
+LOSS = re.compile(rf"(?<![A-Za-z])loss(?![A-Za-z])[^\n\d]{{0,20}}?({NUMBER})", re.IGNORECASE)
+ACCURACY = re.compile(rf"(?<![A-Za-z])acc(?:uracy)?(?![A-Za-z])[^\n\d]{{0,20}}?({NUMBER})\s*%?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Evidence:
                 + ", ".join(found))
 
 
-def _texts(output) -> list[str]:
+def output_texts(output) -> list[str]:
     if output.get("output_type") == "stream":
         text = output.get("text", "")
         return [text if isinstance(text, str) else "".join(text)]
@@ -62,7 +63,7 @@ def training_evidence(notebook) -> Evidence:
         with_output += bool(outputs)
         for output in outputs:
             plots += _plots(output)
-            for text in _texts(output):
+            for text in output_texts(output):
                 for line in text.splitlines():
                     losses += [line.strip()] * len(LOSS.findall(line))
                     accuracies += [line.strip()] * len(ACCURACY.findall(line))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reference.assets import gpt2_encoding, load_instruction_data
 from reference.ch07 import RESPONSE_HEADER, format_input, format_response
+from student_tests.a5.evidence import output_texts
 
 DATA = load_instruction_data()  # 1100 entries (section 7.2)
 GPT2 = gpt2_encoding()
@@ -107,47 +108,29 @@ def entries_text(entries_: list[dict]) -> str:
 
 # ---------------------------------------------------------------- the notebook as submitted
 
-LOSS = re.compile(r"\bloss\b[^\n\d]{0,20}?[-+]?\d+\.\d+", re.IGNORECASE)  # "Train loss 2.345", "loss: 0.91"
-RESPONSE_LABEL = re.compile(r"\b(model|generated|finetuned|fine-tuned)\s+(response|output|answer)s?\b", re.IGNORECASE)
-
-
-def _text_outputs(cell) -> str:
-    texts = []
-    for output in cell.get("outputs", []) or []:
-        text = output.get("text") if output.get("output_type") == "stream" else \
-            (output.get("data", {}) or {}).get("text/plain")
-        if text:
-            texts.append(text if isinstance(text, str) else "".join(text))
-    return "\n".join(texts)
+RESPONSE_LABEL = re.compile(r"\b(model|generated|finetuned|fine-tuned)('s)?\s+(response|output|answer)s?\b",
+                            re.IGNORECASE)
+BARE_LABEL = re.compile(r"^\s*(response|output|answer)\s*:", re.IGNORECASE | re.MULTILINE)  # "Response: ..."
 
 
 def _code_cells(notebook):
-    """(cell number counting from 1, source, saved text output, number of images) of each code cell."""
+    """(cell number counting from 1, source, saved text output) of each code cell."""
     for number, cell in enumerate(notebook.cells if notebook is not None else [], start=1):
         if cell.get("cell_type") == "code":
             source = cell.get("source", "")
-            images = sum(1 for o in cell.get("outputs", []) or [] if "image/png" in (o.get("data", {}) or {}))
-            yield number, source if isinstance(source, str) else "".join(source), _text_outputs(cell), images
-
-
-def loss_evidence(notebook) -> tuple[list[str], int, int, int]:
-    """(printed loss lines, plots, code cells, code cells with saved outputs) of the notebook as submitted."""
-    lines, plots, cells, with_output = [], 0, 0, 0
-    for _, _, text, images in _code_cells(notebook):
-        cells, plots, with_output = cells + 1, plots + images, with_output + bool(text or images)
-        lines += [line.strip() for line in text.splitlines() if LOSS.search(line)]
-    return lines, plots, cells, with_output
+            text = "\n".join(t for output in cell.get("outputs", []) or [] for t in output_texts(output))
+            yield number, source if isinstance(source, str) else "".join(source), text
 
 
 def response_cells(notebook) -> list[tuple[int, str]]:
     """(cell number counting from 1, first response line) of code cells whose saved outputs show generated responses.
 
     A cell counts when its source calls a generation function ("generate") and its output mentions a
-    response, or when its output labels one ("Model response:", "generated output", ...).
+    response, or when its output labels one ("Model response:", "Fine-tuned model's answer", "Response: ...").
     """
     found = []
-    for number, source, text, _ in _code_cells(notebook):
-        labelled = RESPONSE_LABEL.search(text)
+    for number, source, text in _code_cells(notebook):
+        labelled = RESPONSE_LABEL.search(text) or BARE_LABEL.search(text)
         if labelled or ("generate" in source and "response" in text.lower()):
             lines = text.splitlines()
             line = next((ln for ln in lines if RESPONSE_LABEL.search(ln)), None) or \

@@ -9,12 +9,15 @@ names were graded, or {"found": False} when the notebook has none.
 
 import inspect
 import operator
+import re
 
 MAX_ITEMS = 64
 REQUIRED = ("format_input", "InstructionDataset", "custom_collate_fn", "calc_loss_batch")
 MASKED_DATASET, MASKED_COLLATE = "InstructionDatasetMasked", "custom_collate_fn_masked"
 EXTRACT = "extract_response"
 EXTRACT_WORDS = ("extract", "parse", "clean", "strip", "split", "get", "only")
+FACTORY = re.compile(r"(make|build|create|get)_")
+NOT_TEXT = ("model", "tokenizer", "entry", "device", "data")  # parameters a text extractor does not take
 
 
 def _ids(value, what):
@@ -65,13 +68,23 @@ def probe_dataset(req):
     dataset = cls(data=data, tokenizer=req.decode(p["tokenizer"]))
     length = len(dataset)
     items = [_ids(dataset[i], f"InstructionDataset item {i}") for i in range(min(length, MAX_ITEMS))]
-    return {"length": length, "items": items, "prompts": _try_format(req, p["data"])}
+    changed = [i for i, (entry, given) in enumerate(zip(data, p["data"])) if entry != given]
+    return {"length": length, "items": items, "prompts": _try_format(req, p["data"]),
+            "changed_entries": [{"index": i, "now": {k: str(v)[:200] for k, v in data[i].items()}}
+                                for i in changed[:3]]}
 
 
 def probe_collate(req):
     """custom_collate_fn(batch=..., **kwargs): inputs and targets, with their device types and dtypes."""
     p = req.payload
     collate = req.resolve_own("custom_collate_fn")
+    if p.get("where_only"):  # e.g. device="meta": where the tensors are, or the error (masking on meta may fail)
+        try:
+            inputs, targets = _pair(collate(batch=[list(item) for item in p["batch"]], **p.get("kwargs", {})),
+                                    "custom_collate_fn")
+        except Exception as err:  # noqa: BLE001 - inconclusive, not the student's fault
+            return {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+        return {"devices": [inputs.device.type, targets.device.type]}
     inputs, targets = _pair(collate(batch=[list(item) for item in p["batch"]], **p.get("kwargs", {})),
                             "custom_collate_fn")
     return {"inputs": inputs, "targets": targets, "devices": [inputs.device.type, targets.device.type],
@@ -109,7 +122,8 @@ def _candidate(req, book_name, matches):
     if own is not None:
         return req.mapped_name(book_name) or book_name, own
     taken = set().union(*(req.names_for(n) for n in REQUIRED)) | _mapped_names(req)
-    for name, value in sorted(req.namespace.copy().items()):
+    # a factory (make_masked_collate(pad_id) returning the collate function) after the function it makes
+    for name, value in sorted(req.namespace.copy().items(), key=lambda kv: (FACTORY.match(kv[0]) is not None, kv[0])):
         if name.startswith("_") or name in taken or not matches(name.lower(), value):
             continue
         obj = req.own(name)
@@ -151,8 +165,15 @@ def probe_masked_batch(req):
 
 
 def _is_extractor(name, value):
-    return "response" in name and any(w in name for w in EXTRACT_WORDS) and inspect.isfunction(value) \
-        and not name.startswith("generate")
+    """A function named like a response extractor that takes the generated text (and the prompt), not a model."""
+    if not ("response" in name and any(w in name for w in EXTRACT_WORDS) and inspect.isfunction(value)
+            and not name.startswith("generate")):
+        return False
+    try:
+        params = list(inspect.signature(value).parameters)
+    except (TypeError, ValueError):
+        return True
+    return 1 <= _required_params(value) <= 2 and not any(w in p.lower() for p in params for w in NOT_TEXT)
 
 
 def _required_params(fn):

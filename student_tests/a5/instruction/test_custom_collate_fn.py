@@ -180,6 +180,14 @@ def test_returns_token_tensors_on_the_requested_device(nb):
     expect(inputs == BOOK_INPUTS and targets == BOOK_TARGETS,
            f"{_call(component, BOOK_BATCH, device=nb.device)} gave inputs {inputs} and targets {targets}; expected the "
            f"book's inputs {BOOK_INPUTS} and targets {BOOK_TARGETS} on that device. See section {SECTION}.")
+    if nb.device == "cpu":  # on a CPU every tensor is on the requested device: ask for another one, "meta"
+        moved = nb.run("a5_instruction.collate", {"batch": BOOK_BATCH, "kwargs": {"device": "meta"},
+                                                  "where_only": True},
+                       what=f"calling {_call(component, BOOK_BATCH, device='meta')}")
+        expect(moved.get("devices", ["meta"]) == ["meta", "meta"],
+               f"{_call(component, BOOK_BATCH, device='meta')} returned inputs and targets on {moved.get('devices')}; "
+               f"expected both on the device it was given (move them with .to(device), as the book does, so "
+               f"training on a GPU gets its batches there). See section {SECTION}.")
 
 
 def _changed_items(before, after) -> str:

@@ -94,6 +94,17 @@ def test_encodes_entry_50_like_the_book(nb):
            f"See section {SECTION}.")
 
 
+def test_leaves_the_entries_it_was_given_unchanged(nb):
+    """Building the dataset does not change the entries (the caller's data, used again for the test set)."""
+    component, result = _dataset(nb, DATA[:3])
+    changed = result.get("changed_entries") or []
+    expect(not changed, f"{component.display}(data[:3], tokenizer) changed the entries it was given, e.g. entry "
+                        f"{changed[0]['index'] if changed else ''} is now {changed[0]['now'] if changed else ''}; "
+                        f"the caller's data is used again (the test set, a second dataset), so build new strings "
+                        f"(response_text = ... + entry['output']) instead of writing into the entry. See section "
+                        f"{SECTION}.")
+
+
 @settings(max_examples=10)
 @given(data=entry_lists())
 def test_items_are_the_encoded_prompt_and_response(nb, data):

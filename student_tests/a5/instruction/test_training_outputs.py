@@ -12,27 +12,28 @@ Run: pytest student_tests/a5/instruction --submission assignments/a5/<you>/
 import pytest
 
 from grader.checks import expect
-from student_tests.a5.instruction.common import loss_evidence, response_cells
+from student_tests.a5.evidence import training_evidence
+from student_tests.a5.instruction.common import response_cells
 
 pytestmark = pytest.mark.check(component="training run", section="7.6")
 
 
 def test_saved_outputs_show_the_training_losses(nb):
     """The saved outputs show losses printed during training, or a plot of them."""
-    lines, plots, cells, with_output = loss_evidence(nb.original)
-    expect(bool(lines) or plots > 0,
+    found = training_evidence(nb.original)
+    expect(found.loss_values > 0 or found.plots > 0,
            f"the notebook as submitted shows no training run: no printed line with \"loss\" and a number, and no "
-           f"plot ({cells} code cells, {with_output} with saved outputs). Run the notebook top to bottom before you "
-           f"hand it in, so that its saved outputs show the training and validation losses of your fine-tuning run "
-           f"(printed, or plotted with matplotlib). See section 7.6.")
+           f"plot ({found.code_cells} code cells, {found.cells_with_output} with saved outputs). Run the notebook top "
+           f"to bottom before you hand it in, so that its saved outputs show the training and validation losses of "
+           f"your fine-tuning run (printed, or plotted with matplotlib). See section 7.6.")
 
 
 @pytest.mark.check(component="training run", section="7.7")
 def test_saved_outputs_show_generated_responses(nb):
     """The saved outputs show responses your fine-tuned model generated for instructions."""
-    _, _, cells, with_output = loss_evidence(nb.original)
+    found = training_evidence(nb.original)
     expect(bool(response_cells(nb.original)),
            f"the notebook as submitted shows no generated responses: no cell that calls a generate function shows a "
-           f"response in its saved output, and no output is labelled like \"Model response:\" ({cells} code cells, "
-           f"{with_output} with saved outputs). Generate responses for a few test instructions after fine-tuning and "
-           f"keep the outputs in the notebook. See section 7.7.")
+           f"response in its saved output, and no output is labelled like \"Model response:\" ({found.code_cells} code "
+           f"cells, {found.cells_with_output} with saved outputs). Generate responses for a few test instructions "
+           f"after fine-tuning and keep the outputs in the notebook. See section 7.7.")
