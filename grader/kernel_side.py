@@ -779,6 +779,8 @@ def parameter_use(req):
     output = module(*inputs)
     if not isinstance(output, torch.Tensor) or not output.is_floating_point():
         raise ProbeError(f"{p['name']} returned a {type(output).__name__}, not a float tensor")
+    if not bool(torch.isfinite(output).all()):  # NaN gradients would make every weight look unused
+        return {"unused": [], "output_grad": output.requires_grad, "not_finite": True}
     if not output.requires_grad:
         return {"unused": [n for n, _ in module.named_parameters()], "output_grad": False}
     weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(0))

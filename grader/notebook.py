@@ -465,6 +465,11 @@ class Notebook:
         payload = {"name": name, "init_kwargs": _encode(init, tensors), "inputs": keys}
         data = self._call("parameter_use", payload, tensors,
                           what=f"running {component.display} backwards")
+        if data.get("not_finite"):
+            pytest.fail(f"{component.display} built with {init} gives NaN or infinite values on inputs of shape "
+                        f"{[tuple(x.shape) for x in inputs]}, so which of its weights shape its output cannot be told; "
+                        f"find where the NaN comes from first (the checks comparing it with the reference show it).",
+                        pytrace=False)
         return list(data["unused"])
 
     def module_tree(self, name: str, init: dict) -> Tree:

@@ -217,6 +217,10 @@ A5_CASES = {  # id: (sample, notebook, cell start, old, new (the bug), selected 
                                "{entry['output']}\"\n", "            entry['output'] = f\"\\n\\n### Response:\\n"
                                "{entry['output']}\"\n            response_text = entry['output']\n",
                                "test_leaves_the_entries", "changed the entries it was given"),
+    "loss-loader-divides-by-all": ("a5/ada-classification-correct", "assignment5_classification.ipynb",
+                                   "def class_logits(", "    return total_loss / num_batches",
+                                   "    return total_loss / len(data_loader)", "test_calc_loss_loader and first-2",
+                                   "the reference gives"),
     "collate-ignores-device": ("a5/ivy-instruction-correct", "assignment5_instruction.ipynb",
                                "def custom_collate_fn(", "torch.stack(targets_lst).to(device)",
                                "torch.stack(targets_lst)", "test_returns_token_tensors_on_the_requested_device",
@@ -227,7 +231,8 @@ A5_CASES = {  # id: (sample, notebook, cell start, old, new (the bug), selected 
 @pytest.mark.parametrize("buggy", [False, True], ids=["book", "bug"])
 @pytest.mark.parametrize("case", sorted(A5_CASES))
 def test_a5_checks_pass_the_book_and_fail_the_bug(tmp_path, case, buggy):
-    """SpamDataset pads to a max_length above every message; InstructionDataset leaves its entries alone;
+    """SpamDataset pads to a max_length above every message; calc_loss_loader divides by the batches it read;
+    InstructionDataset leaves its entries alone;
     custom_collate_fn moves both tensors to the device it is given (tried on "meta" when grading on a CPU)."""
     sample, notebook, start, old, new, selected, message = A5_CASES[case]
     cell = _redefined(sample, notebook, start, old, new if buggy else old)

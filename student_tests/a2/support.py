@@ -297,12 +297,15 @@ def check_dropout_off_in_eval(nb, name: str, *, init: dict, x: torch.Tensor, see
 
 
 def check_dropout_on_in_training(nb, name: str, *, init: dict, x: torch.Tensor, section: str) -> None:
-    """In training mode dropout=0.5 changes the outputs (it drops attention weights)."""
-    runs = [{"init": {**init, "dropout": 0.5}, "inputs": [x], "eval": mode} for mode in (False, True)]
-    (train, evaluated), _ = forward_runs(nb, name, runs, allow_nan=True)
-    expect(not compare_tensors(train, evaluated).ok,
-           f"{nb.require(name).display} with dropout=0.5 gives the same outputs in training mode as in eval mode; "
-           f"expected dropout on the attention weights while training (section {section})")
+    """In training mode dropout=0.5 changes the outputs (it drops attention weights): they differ from those of
+    the same module built with dropout=0.0 (same weights; compared with that, not with eval mode, so a dropout that
+    also acts in eval mode is test_dropout_is_off_in_eval_mode's finding, not this one's)."""
+    runs = [{"init": {**init, "dropout": 0.5}, "inputs": [x], "eval": False},
+            {"init": {**init, "dropout": 0.0}, "inputs": [x], "eval": True}]
+    (train, plain), _ = forward_runs(nb, name, runs, allow_nan=True)
+    expect(not compare_tensors(train, plain).ok,
+           f"{nb.require(name).display} with dropout=0.5 gives in training mode the outputs of the same module "
+           f"built with dropout=0.0; expected dropout on the attention weights while training (section {section})")
 
 
 # ---------------------------------------------------------------- training mode: where dropout acts, and its scale
@@ -343,22 +346,26 @@ def check_dropout_position(nb, name: str, *, init: dict, x: torch.Tensor, sectio
 
 def _first_token_hint(got: torch.Tensor, plain: torch.Tensor) -> str:
     if compare_tensors(got, plain).ok:
-        return ("it equals the eval-mode output, unscaled: is dropout applied at all in training, and are kept "
-                "weights scaled by 1/(1-p)? nn.Dropout does both")
+        return ("it equals the output without dropout, unscaled: is dropout applied at all in training, and are "
+                "kept weights scaled by 1/(1-p)? nn.Dropout does both")
     return ("it is neither: dropout seems to act elsewhere (on the inputs, the values or the outputs) or by element "
             "instead of on the attention weights")
 
 
 def check_first_token_dropout(nb, name: str, *, init: dict, x: torch.Tensor, head_width: int, section: str) -> None:
     """Token 0 attends only to itself (attention weight 1). With dropout p on the attention weights, in training
-    each head's output for token 0 is 0 (weight dropped) or 1/(1-p) times its eval-mode output (kept, scaled).
-    The module's own weights: both runs build it under the same seed."""
-    built = {**init, "dropout": DROPOUT}
-    runs = [{"init": built, "inputs": [x], "seed": 5, "eval": True}, {"init": built, "inputs": [x], "seed": 5,
-                                                                          "eval": False}]
-    (plain, trained), _ = forward_runs(nb, name, runs)
+    each head's output for token 0 is 0 (weight dropped) or 1/(1-p) times its output without dropout (kept,
+    scaled). The module's own weights: every run builds it under the same seed."""
+    built, off = {**init, "dropout": DROPOUT}, {**init, "dropout": 0.0}
+    runs = [{"init": off, "inputs": [x], "seed": 5, "eval": True}, {"init": built, "inputs": [x], "seed": 5,
+                                                                        "eval": False},
+            {"init": off, "inputs": [x[:, :1]], "seed": 5, "eval": True}]
+    (plain, trained, alone), _ = forward_runs(nb, name, runs)
     display = nb.require(name).display
-    expect_working(plain, what=f"{display} with {built} in eval mode", inputs=x)
+    expect_working(plain, what=f"{display} with {off} in eval mode", inputs=x)
+    if not compare_tensors(plain[:, :1], alone).ok:
+        pytest.skip("informational: token 0's output depends on the tokens after it (see test_is_causal), so this "
+                    "check, which needs token 0 to attend only to itself, cannot tell where dropout acts")
     expect(trained.shape == plain.shape, f"{display}: output shape {tuple(trained.shape)} in training mode, "
                                          f"{tuple(plain.shape)} in eval mode")
     plain0 = plain[:, 0, :].reshape(x.shape[0], -1, head_width)
@@ -370,8 +377,8 @@ def check_first_token_dropout(nb, name: str, *, init: dict, x: torch.Tensor, hea
         b, h = bad[0]
         expect(False, f"{display} with dropout={DROPOUT} in training mode: token 0 attends only to itself, so each "
                       f"head's output for it should be 0 (its one weight dropped) or {1 / (1 - DROPOUT):g} x its "
-                      f"eval-mode output (kept, scaled by 1/(1-p)); in batch row {b}, head {h} it is "
-                      f"{[round(v, 4) for v in got0[b, h].tolist()]}, eval mode gives "
+                      f"output without dropout (kept, scaled by 1/(1-p)); in batch row {b}, head {h} it is "
+                      f"{[round(v, 4) for v in got0[b, h].tolist()]}, without dropout it is "
                       f"{[round(v, 4) for v in plain0[b, h].tolist()]}: {_first_token_hint(got0[b, h], plain0[b, h])} "
                       f"(section {section})")
 

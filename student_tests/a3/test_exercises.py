@@ -58,7 +58,8 @@ def test_cached_generation_gives_the_same_ids(nb, case):
            f"{display} with prompt {first.tolist()} and max_new_tokens={new} returned {result['first_ids'].tolist()}; "
            f"greedy decoding without a cache (the book's generate_text_simple loop) on the same model in eval mode "
            f"gives {result['first_book'].tolist()}. Check the positions of the new tokens and the causal mask offset "
-           f"once keys and values are cached. See exercise 4.3 and section 4.7.")
+           f"once keys and values are cached (if GPTModel's test_is_causal fails too, fix that first: without a "
+           f"causal model the two cannot agree). See exercise 4.3 and section 4.7.")
     expect(torch.equal(result["ids"], result["book"]),
            f"{display}, called a second time on the same model, with prompt {idx.tolist()}, returned "
            f"{result['ids'].tolist()}; without a cache the model gives {result['book'].tolist()} (the first call, "

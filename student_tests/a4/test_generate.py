@@ -180,9 +180,14 @@ def test_stops_at_eos_id(nb, case):
     component, result = _generate(nb, {"kind": "bigram", "table": table}, idx, max_new_tokens=8, context_size=4,
                                   temperature=0.0, eos_id=eos_id)
     new = result["ids"][0, idx.shape[1]:].tolist()
+    # a continuation that leaves the greedy chain before eos_id is a decoding bug (greedy decoding's own checks)
+    stray = next((i for i, (a, b) in enumerate(zip(new, chain + [eos_id])) if a != b), None)
+    why = (f"its token {stray} already leaves the greedy continuation, before eos_id could stop it: fix greedy "
+           f"decoding first (the last position's logits, the context cropped to its last context_size tokens)"
+           if stray is not None else "it should stop at eos_id")
     expect(new in (chain, chain + [eos_id]),
            f"{component.display} with eos_id={eos_id}, max_new_tokens=8 and a model whose greedy continuation of "
-           f"{idx.tolist()} is {chain + [eos_id]} and then more tokens, generated {new}; it should stop at eos_id "
+           f"{idx.tolist()} is {chain + [eos_id]} and then more tokens, generated {new}; {why} "
            f"(the book: if idx_next == eos_id: break, giving {chain}). See section 5.3.3")
 
 

@@ -384,6 +384,26 @@ def _probe_accuracy_loader(req):
     return {"accuracy": number, **modes.summary()}
 
 
+def _probe_loss_loader(req):
+    """The student's calc_loss_loader on a reference classifier (eval mode) and a DataLoader over the sent tensors.
+
+    payload: cfg, num_classes, state_dict, inputs, targets, batch_size, num_batches (None: not passed), device.
+    """
+    import torch
+
+    p = req.payload
+    fn = req.resolve_own("calc_loss_loader")
+    model = _classifier(req, torch).eval()
+    loader = _loader(torch, req.decode(p["inputs"]), req.decode(p["targets"]), p["batch_size"])
+    kwargs = {} if p.get("num_batches") is None else {"num_batches": p["num_batches"]}
+    with torch.no_grad():
+        value = _on_grader_model(model, fn, data_loader=loader, model=model, device=p.get("device", "cpu"), **kwargs)
+    number = _number(value)
+    if number is None:
+        raise TypeError(f"calc_loss_loader returned {_describe(value)}; expected a number (the mean batch loss)")
+    return {"loss": number}
+
+
 # ---------------------------------------------------------------- training (6.7)
 
 def _series(value, what):
@@ -494,5 +514,6 @@ def _probe_classify(req):
 # The probes that hand the student's function the grader's model (see _foreign).
 probe_loss_batch = _foreign(_probe_loss_batch)
 probe_accuracy_loader = _foreign(_probe_accuracy_loader)
+probe_loss_loader = _foreign(_probe_loss_loader)
 probe_train_classifier = _foreign(_probe_train_classifier)
 probe_classify = _foreign(_probe_classify)
