@@ -97,18 +97,53 @@ def training_payload(setup: dict, *, device: str = "cpu", optimizer: str = "adam
 
 
 def run_training(nb, probe: str, payload: dict, what: str) -> dict:
-    """The result of a training probe ("a4.train", "a4.schedule", "a4.accumulation"); held for review when the
-    student's code read an attribute their GPTModel has but the book's GPTModel, which the grader trains for an
-    exact comparison, lacks."""
+    """The result of a training probe ("a4.train", "a4.schedule", "a4.accumulation") on the book's GPTModel; where
+    the student's loop reads attributes of their own GPTModel that the book's lacks, on their GPTModel holding the
+    same weights (result["student_model"]; see weights_gap). Held for review when their GPTModel cannot take the
+    book's weights."""
     result = nb.run(probe, payload, what=what, timeout=60)
-    if result.get("model_attribute"):
-        hold_for_review(f"{result['graded']}: your training code reads `{result['model_attribute']}` of the model (a "
-                        f"{result['model_part']}), which the book's GPTModel lacks. The grader trains the book's "
-                        f"GPTModel with your loop, to compare the losses and weights with the book's loop exactly, "
-                        f"so this check is held for the course staff (its points are neither given nor lost). Code "
-                        f"that only uses the model's forward pass (and helpers such as generate_and_print_sample "
-                        f"that take the context size as an argument or read it from model.pos_emb) is graded.")
-    return result
+    if not result.get("model_attribute"):
+        return result
+    state = _student_weights(nb, payload["model"]["cfg"], payload["model"]["state"])
+    if state is None:
+        hold_for_review(f"{result['graded']}: your training code reads `{result['model_attribute']}` of the model "
+                        f"(a {result['model_part']}), which the book's GPTModel lacks, and your GPTModel does not give "
+                        f"the book's logits on the book's weights (see the a3-style checks of GPTModel), so your loop "
+                        f"cannot be compared with the book's. This check is held for the course staff (its points are "
+                        f"neither given nor lost).")
+    student_payload = {**payload, "model": {**payload["model"], "student_state": state}}
+    return {**nb.run(probe, student_payload, what=f"{what} (on your own GPTModel)", timeout=60), "student_model": True}
+
+
+def _student_weights(nb, cfg: dict, state: dict) -> dict | None:
+    """The book's weights `state` in the student's GPTModel's names, bound where its logits equal the book's."""
+    reference = GPTModel(cfg)
+    reference.load_state_dict(state, strict=False)
+    ids = torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
+    nb.forward("GPTModel", init={"cfg": cfg}, reference=reference.eval(), inputs=[ids])
+    return nb.bound_state("GPTModel")
+
+
+def weights_tolerance(nb, result: dict) -> float:
+    """How far trained weights may be from the book's loop's: float noise per tensor, or, compared by logits on
+    the student's own model (another order of operations, amplified over the steps), somewhat more."""
+    return 1e-3 if result.get("student_model") else 1e-5 if nb.device == "cpu" else 1e-4
+
+
+def weights_gap(nb, payload: dict, result: dict, expected: dict) -> tuple[float, str]:
+    """(largest difference, where) between the weights a training probe ended with and `expected` (the book's
+    loop's state): tensor by tensor on the book's GPTModel; on the student's own (run_training), whose weights have
+    their names and layout, by the logits both give on fixed ids."""
+    if not result.get("student_model"):
+        return largest_weight_difference(result["state"], expected)
+    cfg = payload["model"]["cfg"]
+    ids = torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
+    theirs = nb.forward_with("GPTModel", init={"cfg": cfg}, state_dict=result["state"], inputs=[ids])
+    reference = GPTModel(cfg)
+    reference.load_state_dict(expected, strict=False)
+    with torch.no_grad():
+        ours = reference.eval()(ids)
+    return float((torch.as_tensor(theirs) - ours).abs().max()), "the logits of your trained GPTModel on fixed ids"
 
 
 def _reference_setup(payload: dict, *, batch_size: int | None = None):

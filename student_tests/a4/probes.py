@@ -82,6 +82,16 @@ def _reference_gpt(req, spec):
     return model
 
 
+def _training_model(req, spec):
+    """The model a training probe trains: the book's GPTModel with spec["state"], or the student's own GPTModel with
+    spec["student_state"] (the same weights in their names), for a loop that reads their model's own attributes."""
+    if spec.get("student_state") is None:
+        return _reference_gpt(req, spec)
+    model = req.resolve_own("GPTModel")(cfg=req.book_config(dict(spec["cfg"])))
+    model.load_state_dict(req.decode(spec["student_state"]), strict=False)
+    return model
+
+
 def _model(req, spec):
     """The model a probe feeds to the student's function: "gpt", "fixed" (logits row) or "bigram"."""
     torch = _torch()
@@ -296,7 +306,7 @@ def probe_perplexity(req):
 def _training_setup(req):
     """Model (reference GPT on payload["device"]), loaders and optimizer as the payload describes them."""
     p, torch = req.payload, _torch()
-    model = _reference_gpt(req, p["model"]).to(p["device"])
+    model = _training_model(req, p["model"]).to(p["device"])
     if p.get("start_eval"):  # as after generating a sample: the loop must switch train mode on itself
         model.eval()
     opt = p["optimizer"]

@@ -24,3 +24,11 @@ SAMPLES = [
     variant(PIA, "pia-refuses-one-window", [
         ("if len(token_ids) < max_length + 1:", "if len(token_ids) <= max_length + 1:")]),
 ]
+
+# quinn: one compiled re.findall pattern, a Vocab(dict) class, windows cut with as_strided. Bug quinn-float-windows:
+# torch.Tensor(ids) makes float32 windows with the right values (only their dtype tells).
+QUINN = handed_in("a1", "quinn-strided-vocab-class", run=RUN)
+SAMPLES += [QUINN, variant(QUINN, "quinn-float-windows", [
+    ("token_ids = torch.tensor(tokenizer.encode(txt, allowed_special={'<|endoftext|>'}), dtype=torch.long)",
+     "token_ids = torch.Tensor(tokenizer.encode(txt, allowed_special={'<|endoftext|>'}))"),
+    ("h = tok_emb(x) + pos_emb(torch.arange(ctx))", "h = tok_emb(x.long()) + pos_emb(torch.arange(ctx))")])]

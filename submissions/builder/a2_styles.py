@@ -33,3 +33,13 @@ KAI, LOU, MAX = (handed_in("a2", student, run=RUN) for student in ("kai-nanogpt"
 SAMPLES = [KAI, variant(KAI, "kai-heads-merged-no-transpose", KAI_BUG),
            LOU, variant(LOU, "lou-scale-by-d-in", LOU_BUG),
            MAX, variant(MAX, "max-scale-by-d-out", MAX_BUG)]
+
+# zoe: einsum everywhere, a boolean keep-mask as a non-persistent buffer, the wrapper's heads registered one by one
+# (add_module("head_0", ...)). Bug zoe-shared-head: one CausalAttention registered as every head.
+ZOE = handed_in("a2", "zoe-einsum-named-heads", run=RUN)
+SAMPLES += [ZOE, variant(ZOE, "zoe-shared-head", [(
+    """        for i in range(num_heads):
+            self.add_module(f"head_{i}", CausalAttention(d_in, d_out, context_length, dropout, qkv_bias))""",
+    """        head = CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
+        for i in range(num_heads):
+            self.add_module(f"head_{i}", head)""")])]

@@ -115,3 +115,9 @@ SAMPLES = [KAI_SAMPLE, variant(KAI_SAMPLE, "kai-nanogpt-tied", KAI_TIE, readme=t
            LIN_SAMPLE, variant(LIN_SAMPLE, "lin-raw-params-normed-shortcut", LIN_BUG),
            MAX_SAMPLE, variant(MAX_SAMPLE, "max-defensive-dropout-after-add", MAX_DROPOUT_BUG),
            variant(MAX_SAMPLE, "max-defensive-stale-cache", MAX_CACHE_BUG)]
+
+# rui: lucidrains-style names (to_q, to_k, to_v, to_out), blocks registered with setattr(self, f"block{i}", ...), a
+# learned (1, context_length, emb_dim) position table. Bug rui-heads-merged-no-transpose.
+RUI = handed_in("a3", "rui-attribute-blocks", run=RUN)
+SAMPLES += [RUI, variant(RUI, "rui-heads-merged-no-transpose", [
+    ("out = (attn @ v).transpose(1, 2).reshape(b, t, -1)", "out = (attn @ v).reshape(b, t, -1)")])]

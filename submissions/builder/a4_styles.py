@@ -40,3 +40,8 @@ IVO, JUN, KIM = (handed_in("a4", student, run=RUN) for student in ("ivo-nanogpt"
 SAMPLES = [IVO, JUN, KIM] + [variant(style, student, replacements)
                              for style, bugs in [(IVO, IVO_BUGS), (JUN, JUN_BUGS), (KIM, KIM_BUGS)]
                              for student, replacements in bugs.items()]
+
+# tomas: his own GPT names (position_embedding, blocks, qkv, ...) and a Trainer class whose sample() reads
+# model.position_embedding, so his loops run on his own GPTModel. Bug tomas-no-zero-grad.
+TOMAS = handed_in("a4", "tomas-trainer-own-names", run=RUN)
+SAMPLES += [TOMAS, variant(TOMAS, "tomas-no-zero-grad", [("        self.optimizer.zero_grad()\n", "")])]

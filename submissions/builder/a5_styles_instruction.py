@@ -35,3 +35,9 @@ SAMI = handed_in("a5", "sami-instruction-defensive", run=RUN, generated=PREVIOUS
 SAMPLES = [QUIN, variant(QUIN, "quin-instruction-hardcoded-ignore-index", QUIN_BUG),
            ROSA, variant(ROSA, "rosa-instruction-preamble-no-space", ROSA_BUG),
            SAMI, variant(SAMI, "sami-instruction-collate-mutates-batch", SAMI_BUG)]
+
+# theo: a functools.partial pipeline; the prompt-masking collate made by a factory (make_masked_collate), which the
+# grader must not take for the collate. Bug theo-instruction-hides-first-response-token.
+THEO = handed_in("a5", "theo-instruction-collate-factory", run=RUN)
+SAMPLES += [THEO, variant(THEO, "theo-instruction-hides-first-response-token", [
+    ("targets[row, :response_start - 1] = ignore_index", "targets[row, :response_start + 1] = ignore_index")])]
