@@ -768,6 +768,26 @@ def module_forward(req):
     return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or [], "changed_inputs": sorted(changed)}
 
 
+@probe("meta_forward")
+def meta_forward(req):
+    """Build the module, move it to PyTorch's meta device (shapes only: it stands for a GPU here) and call it on
+    meta inputs (payload "inputs": [{"shape", "dtype"}]). {"ok": true}; {"device_error": ...} when a tensor stayed
+    on the CPU (a mask kept as a plain attribute, not a buffer; a tensor made in forward without the input's
+    device); {"inconclusive": ...} for any other error (code the meta device cannot run, e.g. .item())."""
+    torch, p = _torch(), req.payload
+    module = req.construct().to("meta").eval()
+    inputs = [torch.empty(spec["shape"], dtype=getattr(torch, spec["dtype"]), device="meta") for spec in p["inputs"]]
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    except Exception as err:  # noqa: BLE001 - the student's code: the error is the answer
+        text = _text(f"{type(err).__name__}: {err}", 300)
+        stayed = "is not on the expected device cpu" in text or (
+            "Expected all tensors to be on the same device" in text and "cpu" in text)
+        return {"device_error" if stayed else "inconclusive": text}
+    return {"ok": True}
+
+
 @probe("parameter_use")
 def parameter_use(req):
     """Which parameters of a freshly built module shape its output: forward on the inputs (training mode off),

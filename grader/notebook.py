@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from grader.bind import Binding, Candidate, Tree, apply_reference_changes, bind
-from grader.checks import hold_for_review
+from grader.checks import expect, hold_for_review
 from grader.collect import check_id
 from grader.compare import compare_tensors
 from grader.contract import contract, is_contract_name
@@ -471,6 +471,26 @@ class Notebook:
                         f"find where the NaN comes from first (the checks comparing it with the reference show it).",
                         pytrace=False)
         return list(data["unused"])
+
+    def expect_moves_with_the_module(self, name: str, *, init: dict, inputs: Sequence[torch.Tensor],
+                                     section: str) -> None:
+        """Fail when the student's module, moved with .to(device), keeps a tensor it uses on the CPU (a causal mask
+        stored as a plain attribute instead of a buffer, a mask or positions made in forward without the input's
+        device): it then fails on a GPU. Tried on PyTorch's meta device, which stands for one here; code the meta
+        device cannot run makes the check informational."""
+        component = self.require(name)
+        specs = [{"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch.")} for x in inputs]
+        data = self.run("meta_forward", {"name": name, "init_kwargs": init, "inputs": specs},
+                        what=f"building {component.display}")
+        if "inconclusive" in data:
+            pytest.skip(f"informational: {component.display} could not run on PyTorch's meta device, which this check "
+                        f"uses to stand for a GPU ({data['inconclusive']}); not checked")
+        expect("device_error" not in data,
+               f"{component.display} built with {init}, moved with .to(device) to another device, still uses a tensor "
+               f"on the CPU ({data.get('device_error')}), so it fails on a GPU. Register tensors the module keeps, "
+               f"such as the causal mask, with self.register_buffer(\"mask\", ...) so that .to(device) moves them, "
+               f"and make tensors in forward on the input's device (torch.arange(n, device=x.device)). See section "
+               f"{section}.")
 
     def module_tree(self, name: str, init: dict) -> Tree:
         """The tree (modules, parameters, ties) of the student's module built with `init`."""

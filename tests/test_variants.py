@@ -228,3 +228,18 @@ def test_a5_checks_pass_the_book_and_fail_the_bug(tmp_path, case, buggy):
         assert "1 failed" in result.stdout and message in result.stdout, result.stdout[-3000:]
     else:
         assert "failed" not in result.stdout and "passed" in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("buffer", [True, False], ids=["buffer", "plain-attribute"])
+def test_a_causal_mask_kept_as_a_plain_attribute_does_not_move_with_the_module(tmp_path, buffer):
+    """A mask stored as self.mask = ... stays on the CPU when the module moves to a GPU (meta stands for one)."""
+    cell = CAUSAL_ATTENTION.format(extra="")
+    if not buffer:
+        cell = cell.replace('self.register_buffer("mask", torch.triu(torch.ones(context_length, context_length), '
+                            'diagonal=1))', "self.mask = torch.triu(torch.ones(context_length, context_length), "
+                                            "diagonal=1)")
+    result = _check(tmp_path, cell, "test_causal_attention and test_moves", sample="a2/ada-correct", suite="a2",
+                    imports="import torch\nfrom torch import nn\n\n")
+    assert ("1 passed" if buffer else "1 failed") in result.stdout, result.stdout[-3000:]
+    if not buffer:
+        assert "register_buffer" in result.stdout and "is not on the expected device cpu" in result.stdout

@@ -131,6 +131,12 @@ def test_qkv_bias_adds_the_projection_biases(nb):
     check_qkv_bias(nb, NAME, init=_init(4, 6), reference_class=CausalAttention, x=x, section=SECTION)
 
 
+def test_moves_with_the_module_to_another_device(nb):
+    """Moved with .to(device), it runs there: the causal mask is a buffer (register_buffer), not a plain attribute
+    left on the CPU (tried on PyTorch's meta device, standing for a GPU)."""
+    nb.expect_moves_with_the_module(NAME, init=_init(4, 6), inputs=[torch.zeros(2, 5, 4)], section="3.5.3")
+
+
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(123), CausalAttention(3, 2, 6, 0.0) prints the book's numbers on the toy batch."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0}

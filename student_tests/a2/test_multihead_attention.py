@@ -178,6 +178,12 @@ def test_dropout_keeps_or_drops_each_weight_scaled(nb):
                                     section="3.5.2 and 3.6.2")
 
 
+def test_moves_with_the_module_to_another_device(nb):
+    """Moved with .to(device), it runs there: the causal mask is a buffer (register_buffer), not a plain attribute
+    left on the CPU (tried on PyTorch's meta device, standing for a GPU)."""
+    nb.expect_moves_with_the_module(NAME, init=_init(), inputs=[torch.zeros(2, 5, 6)], section="3.5.3")
+
+
 def test_seeded_output_matches_the_book(nb):
     """With torch.manual_seed(123), MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) prints the book's numbers."""
     init = {"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0, "num_heads": 2}

@@ -133,7 +133,7 @@ def _wrapped(result, originals, torch):
     return report
 
 
-def _reached(model, path):
+def _module_at(model, path):
     """The module `model` reaches by following `path` attribute by attribute (None where it reaches none)."""
     try:
         return model.get_submodule(path)
@@ -348,7 +348,7 @@ def probe_global_model(req):
     # a wrapper counts where the model reaches it by its path (setattr(model, "a.b.c", w) registers one under a
     # dotted name that forward never reaches: the Linear at a.b.c stays in place)
     placed = {n: m for n, m in model.named_modules()
-              if wrapper_cls is not None and isinstance(m, wrapper_cls) and _reached(model, n) is m}
+              if wrapper_cls is not None and isinstance(m, wrapper_cls) and _module_at(model, n) is m}
     wrappers = list(placed)
     inside = {id(q) for m in placed.values() for q in m.modules()}
     plain = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside]
