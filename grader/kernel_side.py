@@ -768,6 +768,23 @@ def module_forward(req):
     return {"output": outputs[0], "outputs": outputs, "dropout_calls": calls or [], "changed_inputs": sorted(changed)}
 
 
+def _tensors_left_behind(module, torch):
+    """`path (shape)` of the tensors (not parameters or buffers, at least 1-D) kept as attributes of `module` or a
+    submodule that stayed on the CPU when it moved, unless its class moves them itself (`self.mask.to(`)."""
+    kept = []
+    for path, sub in module.named_modules():
+        try:
+            source = inspect.getsource(type(sub))
+        except (OSError, TypeError):
+            source = ""
+        for name, value in vars(sub).items():
+            if (isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter) and value.dim() >= 1
+                    and value.device.type == "cpu" and f"self.{name}.to(" not in source
+                    and f"self.{name}.type_as(" not in source):
+                kept.append(f"`{path + '.' if path else ''}{name}` {tuple(value.shape)}")
+    return kept
+
+
 @probe("meta_forward")
 def meta_forward(req):
     """Build the module, move it to PyTorch's meta device (shapes only: it stands for a GPU here) and call it on
@@ -776,6 +793,10 @@ def meta_forward(req):
     device); {"inconclusive": ...} for any other error (code the meta device cannot run, e.g. .item())."""
     torch, p = _torch(), req.payload
     module = req.construct().to("meta").eval()
+    kept = _tensors_left_behind(module, torch)
+    if kept:  # an in-place masked_fill_ on meta does not check devices, so look for them as well as running it
+        return {"device_error": f"it keeps {', '.join(kept)} as a plain tensor attribute, which .to(device) leaves "
+                                f"on the CPU"}
     inputs = [torch.empty(spec["shape"], dtype=getattr(torch, spec["dtype"]), device="meta") for spec in p["inputs"]]
     try:
         with torch.no_grad():

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from grader.bind import Binding, Candidate, Tree, apply_reference_changes, bind
-from grader.checks import expect, hold_for_review
+from grader.checks import expect, expect_working, hold_for_review
 from grader.collect import check_id
 from grader.compare import compare_tensors
 from grader.contract import contract, is_contract_name
@@ -477,8 +477,11 @@ class Notebook:
         """Fail when the student's module, moved with .to(device), keeps a tensor it uses on the CPU (a causal mask
         stored as a plain attribute instead of a buffer, a mask or positions made in forward without the input's
         device): it then fails on a GPU. Tried on PyTorch's meta device, which stands for one here; code the meta
-        device cannot run makes the check informational."""
+        device cannot run makes the check informational. `inputs`: real ones (it first runs on them, on the CPU, and
+        must give a working output)."""
         component = self.require(name)
+        output = self.forward_with(name, init=init, state_dict=None, inputs=inputs)  # a stub earns nothing here
+        expect_working(output, what=f"{component.display} built with {init}, on the CPU", inputs=inputs[0])
         specs = [{"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch.")} for x in inputs]
         data = self.run("meta_forward", {"name": name, "init_kwargs": init, "inputs": specs},
                         what=f"building {component.display}")

@@ -62,6 +62,10 @@ def test_batches_are_integer_token_ids(nb):
     """The inputs and targets of its batches are integer tensors, ready for nn.Embedding and the loss."""
     component, data, _ = loader_batches(nb, txt=RAW_TEXT, batch_size=2, max_length=4, stride=4, shuffle=False,
                                         max_batches=1)
+    first = [rows[0] for rows in _rows(data["batches"])[0]] if data["batches"] else None
+    book = [[40, 367, 2885, 1464], [367, 2885, 1464, 1807]]
+    expect(first == book, f"{component.display}(the-verdict.txt, batch_size=2, max_length=4, stride=4, "
+           f"shuffle=False): the first [inputs, targets] rows are {first}; the book's are {book} (section 2.6).")
     batches = [t for pair in data["batches"] for t in pair]
     expect_integer_ids(batches, component, "the inputs and targets of its batches")
 

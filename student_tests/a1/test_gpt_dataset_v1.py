@@ -27,6 +27,7 @@ from student_tests.a1.common import (
 )
 
 pytestmark = pytest.mark.check(component="GPTDatasetV1", section="2.6")
+BOOK_WINDOW_0 = [[40, 367, 2885, 1464], [367, 2885, 1464, 1807]]  # [inputs, targets] (section 2.6)
 
 
 def _rows(items):
@@ -36,7 +37,7 @@ def _rows(items):
 def test_book_windows_of_the_verdict(nb):
     """On the-verdict.txt with max_length=4, stride=1, windows 0 and 50 are the book's."""
     component, data = dataset_items(nb, txt=RAW_TEXT, max_length=4, stride=1, indices=[0, 50])
-    expected = [[[40, 367, 2885, 1464], [367, 2885, 1464, 1807]], [[290, 4920, 2241, 287], [4920, 2241, 287, 257]]]
+    expected = [BOOK_WINDOW_0, [[290, 4920, 2241, 287], [4920, 2241, 287, 257]]]
     expect(_rows(data["items"]) == expected,
            f"{component.display} on the-verdict.txt (max_length=4, stride=1): items 0 and "
            f"50 are {_rows(data['items'])} as [inputs, targets]; the book prints {expected} (section 2.6).")
@@ -45,6 +46,8 @@ def test_book_windows_of_the_verdict(nb):
 def test_windows_are_integer_token_ids(nb):
     """The inputs and targets of the book's windows are integer tensors (torch.tensor(ids), not torch.Tensor(ids))."""
     component, data = dataset_items(nb, txt=RAW_TEXT, max_length=4, stride=1, indices=[0, 50])
+    expect(_rows(data["items"])[0] == BOOK_WINDOW_0, f"{component.display} on the-verdict.txt (max_length=4, "
+           f"stride=1): item 0 is {_rows(data['items'])[0]}; the book prints {BOOK_WINDOW_0} (section 2.6).")
     expect_integer_ids([t for pair in data["items"] for t in pair], component, "the inputs and targets of its items")
 
 

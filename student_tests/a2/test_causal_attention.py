@@ -134,7 +134,8 @@ def test_qkv_bias_adds_the_projection_biases(nb):
 def test_moves_with_the_module_to_another_device(nb):
     """Moved with .to(device), it runs there: the causal mask is a buffer (register_buffer), not a plain attribute
     left on the CPU (tried on PyTorch's meta device, standing for a GPU)."""
-    nb.expect_moves_with_the_module(NAME, init=_init(4, 6), inputs=[torch.zeros(2, 5, 4)], section="3.5.3")
+    x = torch.rand(2, 5, 4, generator=torch.Generator().manual_seed(14))
+    nb.expect_moves_with_the_module(NAME, init=_init(4, 6), inputs=[x], section="3.5.3")
 
 
 def test_seeded_output_matches_the_book(nb):

@@ -136,8 +136,8 @@ def test_has_the_parameter_count_of_the_reference(nb, cfg):
 def test_moves_with_the_model_to_another_device(nb):
     """Moved with .to(device), it runs there: its blocks' masks are buffers and the positions are made on the
     input's device (torch.arange(seq_len, device=in_idx.device)); tried on PyTorch's meta device, standing for a GPU."""
-    nb.expect_moves_with_the_module(NAME, init={"cfg": TINY_CFG}, inputs=[torch.zeros(2, 4, dtype=torch.long)],
-                                    section="4.6")
+    ids = torch.arange(8).reshape(2, 4) % TINY_CFG["vocab_size"]
+    nb.expect_moves_with_the_module(NAME, init={"cfg": TINY_CFG}, inputs=[ids], section="4.6")
 
 
 def test_dropout_acts_in_train_mode_only(nb):

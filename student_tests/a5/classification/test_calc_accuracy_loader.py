@@ -98,6 +98,8 @@ def test_measures_in_eval_mode(nb):
     targets = predictions(model, inputs, -1)
     result = _run(nb, model, inputs, targets, batch_size=8, num_batches=None, cfg=cfg, train=True)
     # a wrong accuracy although every forward call ran in eval mode is another check's business
+    expect(result["forward_calls"] > 0, f"{nb.require(NAME).display} gave {result['accuracy']:.4f} without calling "
+           f"the model it was given; measure the model's last-token predictions (section {SECTION}).")
     expect(abs(result["accuracy"] - 1.0) < 1e-6 or not result["train_mode_calls"],
            f"{nb.require(NAME).display} gave {result['accuracy']:.4f} on 32 examples whose labels are the model's own "
            f"eval-mode predictions (so 1.0), for a model handed over in training mode with dropout {DROPOUT}; "

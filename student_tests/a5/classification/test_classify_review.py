@@ -115,6 +115,8 @@ def test_classifies_in_eval_mode(nb):
     renamed = [(mapping or {}).get(label, label) for label in expected]
     wrong = [i for i, (a, b) in enumerate(zip(result["labels"], renamed)) if a != b]
     # answers that differ although every forward call ran in eval mode are another check's business (the labels)
+    expect(result["forward_calls"] > 0, f"{nb.require(NAME).display} answered {result['labels']} without calling "
+           f"the model it was given; classify each text with the model's last-token logits (section {SECTION}).")
     expect(mapping is not None or not result["train_mode_calls"],
            f"{nb.require(NAME).display}, handed a model in training mode with dropout {DROPOUT}, answered "
            f"{result['labels']}; in eval mode the model answers {expected} ({len(wrong)} differ, e.g. "

@@ -97,6 +97,10 @@ def test_encodes_entry_50_like_the_book(nb):
 def test_leaves_the_entries_it_was_given_unchanged(nb):
     """Building the dataset does not change the entries (the caller's data, used again for the test set)."""
     component, result = _dataset(nb, DATA[:3])
+    held = [_holds(item, entry["output"]) for item, entry in zip(result["items"], DATA[:3])]
+    expect(len(held) == 3 and all(held), f"{component.display}(data[:3], tokenizer) has items that do not hold "
+           f"their entries' outputs (decoded: {[decoded(item) for item in result['items'][:1]]}). See section "
+           f"{SECTION}.")
     changed = result.get("changed_entries") or []
     expect(not changed, f"{component.display}(data[:3], tokenizer) changed the entries it was given, e.g. entry "
                         f"{changed[0]['index'] if changed else ''} is now {changed[0]['now'] if changed else ''}; "
