@@ -385,7 +385,8 @@ def _probe_accuracy_loader(req):
 
 
 def _probe_loss_loader(req):
-    """The student's calc_loss_loader on a reference classifier (eval mode) and a DataLoader over the sent tensors.
+    """The student's calc_loss_loader on a reference classifier (eval mode) and a DataLoader over the sent tensors,
+    with the book's calc_loss_batch standing in for theirs (graded on its own).
 
     payload: cfg, num_classes, state_dict, inputs, targets, batch_size, num_batches (None: not passed), device.
     """
@@ -396,7 +397,7 @@ def _probe_loss_loader(req):
     model = _classifier(req, torch).eval()
     loader = _loader(torch, req.decode(p["inputs"]), req.decode(p["targets"]), p["batch_size"])
     kwargs = {} if p.get("num_batches") is None else {"num_batches": p["num_batches"]}
-    with torch.no_grad():
+    with torch.no_grad(), _book_helpers(req, fn, ("calc_loss_batch",)):
         value = _on_grader_model(model, fn, data_loader=loader, model=model, device=p.get("device", "cpu"), **kwargs)
     number = _number(value)
     if number is None:
@@ -419,15 +420,15 @@ HELPERS = ("calc_loss_batch", "calc_loss_loader", "calc_accuracy_loader", "evalu
 
 
 class _book_helpers:
-    """While the training function runs, the book's loss and accuracy helpers stand in for the student's
-    (under their book names and GRADER_NAMES names), so the training loop is graded on its own."""
+    """While the training function (or calc_loss_loader) runs, the book's loss and accuracy helpers (`helpers`)
+    stand in for the student's (under their book names and GRADER_NAMES names), so it is graded on its own."""
 
-    def __init__(self, req, fn):
+    def __init__(self, req, fn, helpers=HELPERS):
         import reference.ch06 as book
 
         space = getattr(fn, "__globals__", None)
         self.space = space if isinstance(space, dict) else {}
-        self.swaps = {n: getattr(book, h) for h in HELPERS for n in req.names_for(h) if n in self.space}
+        self.swaps = {n: getattr(book, h) for h in helpers for n in req.names_for(h) if n in self.space}
         self.saved = {}
 
     def __enter__(self):

@@ -1,7 +1,8 @@
 """calc_loss_loader (section 6.6): the mean of calc_loss_batch over the first num_batches batches of a loader.
 
 Your calc_loss_loader(data_loader, model, device, num_batches=None) runs on a small reference GPT classifier with
-the grader's weights and a DataLoader over drawn batches (not shuffled); the loss must equal the reference's, over
+the grader's weights and a DataLoader over drawn batches (not shuffled), with the book's calc_loss_batch standing
+in for yours (so a bug there is charged once, in its own checks); the loss must equal the reference's, over
 all batches, over the first `num_batches`, and over all of them when `num_batches` exceeds the loader's length. The
 losses the notebook prints while training come from it. Informational when the notebook has no calc_loss_loader.
 
