@@ -239,12 +239,18 @@ def _raw_units(owner: str, params: list[Param], order: int) -> list[Unit]:
     return units
 
 
+def squeezed_shape(shape) -> tuple[int, ...]:
+    """`shape` without the leading size-1 dimensions beyond two: (1, context_length, emb_dim) -> its table's shape."""
+    shape = tuple(shape)
+    while len(shape) > 2 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
+
+
 def _other_unit(param: Param, order: int) -> Unit:
     """A parameter of neither 1 nor 2 dimensions: a table when it is one behind leading size-1 dimensions (a position
     table kept as (1, context_length, emb_dim) to broadcast over the batch), else a unit nothing matches."""
-    squeezed = tuple(param.shape)
-    while len(squeezed) > 2 and squeezed[0] == 1:
-        squeezed = squeezed[1:]
+    squeezed = squeezed_shape(param.shape)
     if len(squeezed) == 2:
         return Unit("table", param.name, param.name, None, squeezed, (), order=order, raw=True, stored=param.shape)
     return Unit("other", param.name, param.name, None, param.shape, (), order=order)

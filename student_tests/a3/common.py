@@ -9,6 +9,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
+from grader.bind import squeezed_shape
 from grader.checks import expect, expect_working
 from grader.compare import compare_tensors
 
@@ -81,17 +82,10 @@ def shape_summary(shapes) -> str:
     return ", ".join(f"{tuple(s)}" + (f" x{n}" if n > 1 else "") for s, n in runs)
 
 
-def _squeezed(shape) -> tuple[int, ...]:
-    shape = tuple(shape)
-    while len(shape) > 2 and shape[0] == 1:
-        shape = shape[1:]
-    return shape
-
-
 def parameter_difference(student_shapes, reference_shapes) -> str:
     """What the student's parameters have and lack compared with the reference's, by shape (leading size-1
     dimensions aside: a position table kept as (1, context_length, emb_dim) is the book's (context_length, emb_dim))."""
-    mine, book = Counter(map(_squeezed, student_shapes)), Counter(map(_squeezed, reference_shapes))
+    mine, book = Counter(map(squeezed_shape, student_shapes)), Counter(map(squeezed_shape, reference_shapes))
     extra, lacking = mine - book, book - mine
     parts = []
     if lacking:

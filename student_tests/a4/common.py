@@ -117,11 +117,20 @@ def run_training(nb, probe: str, payload: dict, what: str) -> dict:
 
 def _student_weights(nb, cfg: dict, state: dict) -> dict | None:
     """The book's weights `state` in the student's GPTModel's names, bound where its logits equal the book's."""
-    reference = GPTModel(cfg)
-    reference.load_state_dict(state, strict=False)
-    ids = torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
-    nb.forward("GPTModel", init={"cfg": cfg}, reference=reference.eval(), inputs=[ids])
+    nb.forward("GPTModel", init={"cfg": cfg}, reference=_book_model(cfg, state).eval(), inputs=[_fixed_ids(cfg)])
     return nb.bound_state("GPTModel")
+
+
+def _book_model(cfg: dict, state: dict) -> GPTModel:
+    """The reference GPTModel(cfg) holding `state` (the book's names)."""
+    model = GPTModel(cfg)
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+def _fixed_ids(cfg: dict) -> torch.Tensor:
+    """Two rows of context_length token ids the trained models are compared on."""
+    return torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
 
 
 def weights_tolerance(nb, result: dict) -> float:
@@ -136,19 +145,15 @@ def weights_gap(nb, payload: dict, result: dict, expected: dict) -> tuple[float,
     their names and layout, by the logits both give on fixed ids."""
     if not result.get("student_model"):
         return largest_weight_difference(result["state"], expected)
-    cfg = payload["model"]["cfg"]
-    ids = torch.arange(2 * cfg["context_length"]).reshape(2, -1) % cfg["vocab_size"]
+    cfg, ids = payload["model"]["cfg"], _fixed_ids(payload["model"]["cfg"])
     theirs = nb.forward_with("GPTModel", init={"cfg": cfg}, state_dict=result["state"], inputs=[ids])
-    reference = GPTModel(cfg)
-    reference.load_state_dict(expected, strict=False)
     with torch.no_grad():
-        ours = reference.eval()(ids)
+        ours = _book_model(cfg, expected).eval()(ids)
     return float((torch.as_tensor(theirs) - ours).abs().max()), "the logits of your trained GPTModel on fixed ids"
 
 
 def _reference_setup(payload: dict, *, batch_size: int | None = None):
-    model = GPTModel(payload["model"]["cfg"])
-    model.load_state_dict(payload["model"]["state"], strict=False)
+    model = _book_model(payload["model"]["cfg"], payload["model"]["state"])
     opt = payload["optimizer"]
     optimizer = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[opt["kind"]](
         model.parameters(), lr=opt["lr"], weight_decay=opt["weight_decay"])
